@@ -1,0 +1,1 @@
+"""Public exercise cases, one module per chapter (``chNN.py``), discovered automatically."""

@@ -1,0 +1,88 @@
+"""Backend pinning, the environment check, and notebook set-up.
+
+The course always runs Keras 3 on TensorFlow. Importing `course` sets
+``KERAS_BACKEND=tensorflow`` before Keras is imported;
+:func:`check_environment` says in one line what is wrong when it is not so.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import os
+import sys
+
+EXPECTED = {"tensorflow": "2.21", "keras": "3.15", "keras-hub": "0.32"}
+
+
+def pin_tensorflow_backend() -> None:
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def environment_problems() -> list:
+    """Every problem found with the installed TensorFlow/Keras, each as one sentence."""
+    problems = []
+    for package, wanted in EXPECTED.items():
+        found = _version(package)
+        if found is None:
+            problems.append(f"{package} is not installed (the course needs {wanted}.x; run `make setup`)")
+        elif not (found == wanted or found.startswith(wanted + ".")):
+            problems.append(f"{package} {found} is installed but the course needs {wanted}.x (run `make setup`)")
+    keras_version = _version("keras")
+    if keras_version and not keras_version.startswith("3."):
+        problems.append(f"Keras {keras_version} is Keras 2; the course needs Keras 3")
+    if os.environ.get("TF_USE_LEGACY_KERAS", "0").lower() in ("1", "true", "yes"):
+        problems.append("TF_USE_LEGACY_KERAS is set, which makes tf.keras Keras 2 (tf_keras): unset it")
+    elif _version("tf-keras"):
+        problems.append(
+            f"tf_keras {_version('tf-keras')} (Keras 2) is installed; the course uses Keras 3 — "
+            "uninstall it (`pip uninstall tf-keras`) so tf.keras cannot silently become Keras 2"
+        )
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "backend"):
+        backend = keras.backend.backend()
+        if backend != "tensorflow":
+            problems.append(
+                f"Keras was imported with the {backend!r} backend before `course`; "
+                "restart the kernel and import `course` first (the course runs on TensorFlow)"
+            )
+    return problems
+
+
+def check_environment(verbose: bool = True) -> bool:
+    """Print one line: the versions in use, or what is wrong. Returns True when all is well."""
+    problems = environment_problems()
+    if problems:
+        line = "❌ environment: " + "; ".join(problems)
+    else:
+        versions = ", ".join(f"{p} {_version(p)}" for p in EXPECTED)
+        line = f"✅ environment: {versions}, Keras backend: tensorflow"
+    if verbose:
+        print(line)
+    return not problems
+
+
+def setup_notebook(seed: int = 0, deterministic: bool = True) -> None:
+    """What the first cell of every chapter does: check versions, seed everything, quiet plots.
+
+    ``keras.utils.set_random_seed`` seeds Python, NumPy and TensorFlow; op
+    determinism makes two runs on the same machine bit-identical (results on
+    another CPU still differ in the last digits, which is why tests use bands).
+    """
+    check_environment()
+    import keras
+    import matplotlib
+    import numpy as np
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    np.set_printoptions(precision=4, suppress=True)
+    matplotlib.rcParams.update({"figure.dpi": 72, "figure.figsize": (6, 3.5), "axes.grid": True, "grid.alpha": 0.3})

@@ -1,0 +1,1 @@
+"""Hidden grading cases (instructor only; left out of the student edition)."""
