@@ -1,0 +1,52 @@
+# LLM foundations — every target installs what it needs into .venv/ first.
+#   make lab       open the course in JupyterLab (prints the URL; no browser needed)
+#   make test      the whole test suite: package, exercises, notebooks (nbval)
+#   make execute   re-run every chapter headlessly and save its outputs (teachers preparing a class)
+#   make release   write the student edition to $(OUT)
+#   make bench     time the mini GPT against the PyTorch reference
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= build/student
+# Quiet, reproducible TensorFlow for tests and headless runs (not forced on the learner's lab).
+QUIET := TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 KERAS_BACKEND=tensorflow PYTHONHASHSEED=0
+PYTEST_ARGS ?= -n 2 --dist loadscope
+NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: setup lab test test-fast execute release bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(STAMP)
+
+lab: setup
+	KERAS_BACKEND=tensorflow $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=chapters
+
+test: setup
+	$(QUIET) $(BIN)/python -m pytest tests chapters $(NBVAL) $(PYTEST_ARGS)
+
+test-fast: setup
+	$(QUIET) $(BIN)/python -m pytest tests -m "not notebook and not slow" $(PYTEST_ARGS)
+
+execute: setup
+	for notebook in chapters/[0-9][0-9]_*.ipynb; do \
+		echo "executing $$notebook"; \
+		$(QUIET) $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.timeout=900 "$$notebook" || exit 1; \
+	done
+
+release: setup
+	$(BIN)/python -m course.release $(OUT)
+
+bench: setup
+	$(QUIET) $(BIN)/python -m course.bench gpt
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,88 @@
+"""The repository keeps its promises: pinned dependencies in step, README commands true,
+notebooks committed executed and clean of machine paths."""
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from notebooks import ROOT, chapter_notebooks, exercise_cells
+
+import course
+
+
+def _pins(lines):
+    return sorted(line.strip().lstrip("- ").strip() for line in lines if re.match(r"^\s*-?\s*[A-Za-z0-9_.\-]+==", line))
+
+
+def test_environment_yml_mirrors_requirements():
+    requirements = _pins((ROOT / "requirements.txt").read_text().splitlines())
+    environment = _pins((ROOT / "environment.yml").read_text().splitlines())
+    assert requirements and requirements == environment
+
+
+def test_core_versions_pinned():
+    text = (ROOT / "requirements.txt").read_text()
+    for pin in ("tensorflow==2.21.", "keras==3.15.", "keras-hub==0.32."):
+        assert pin in text
+
+
+def test_readme_commands_exist_in_makefile_and_ci():
+    readme = (ROOT / "README.md").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert "make lab" in readme and "make test" in readme
+    for target in ("lab", "test", "execute", "release", "bench", "setup"):
+        assert re.search(rf"^{target}:", makefile, re.M), target
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_lists_every_notebook():
+    readme = (ROOT / "README.md").read_text()
+    for path in chapter_notebooks():
+        assert path.stem in readme
+
+
+@pytest.mark.parametrize("path", chapter_notebooks(), ids=lambda p: p.stem)
+def test_notebook_committed_executed_and_clean(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    assert code and all(c.execution_count for c in code), "commit the notebook executed (make execute)"
+    counts = [c.execution_count for c in code]
+    assert counts == sorted(counts), "cells must be executed top to bottom"
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    raw = path.read_text(encoding="utf-8")
+    assert not re.search(r"/(work|root|home|tmp)/", raw), "machine paths in notebook outputs"
+    assert path.stat().st_size < 2_000_000, "keep notebook outputs small"
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+@pytest.mark.parametrize("path", chapter_notebooks(), ids=lambda p: p.stem)
+def test_notebook_has_every_exercise_with_a_check(path):
+    nb = nbformat.read(path, as_version=4)
+    chapter = "ch" + path.name[:2]
+    wanted = [i for i in course.exercises() if i.startswith(chapter + ".")]
+    cells = exercise_cells(nb)
+    assert sorted(cells) == sorted(wanted)
+    index = {id(c): i for i, c in enumerate(nb.cells)}
+    for exercise_id, cell in cells.items():
+        name = exercise_id.split(".", 1)[1]
+        assert re.search(rf"^def {name}\(", cell.source, re.M), f"{exercise_id}: cell must define {name}()"
+        assert "NotImplementedError" in cell.source, f"{exercise_id}: the learner's cell starts blank"
+        following = nb.cells[index[id(cell)] + 1]
+        assert f'check("{exercise_id}", {name})' in following.source
+
+
+@pytest.mark.parametrize("path", chapter_notebooks(), ids=lambda p: p.stem)
+def test_every_notebook_has_a_results_test(path):
+    assert (ROOT / "tests" / f"test_ch{path.name[:2]}_notebook.py").exists()
+
+
+def test_no_machine_paths_in_sources():
+    for path in ROOT.rglob("*"):
+        if ".venv" in path.parts or ".git" in path.parts or not path.is_file():
+            continue
+        if path.suffix in {".py", ".md", ".txt", ".toml", ".yml", ".cfg"} or path.name in {"Makefile", "run"}:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert not re.search(r"/(work|root)/", text), path
