@@ -156,7 +156,10 @@ def make_classifier(hidden_units=(), activation: str = "relu", learning_rate: fl
 
 def predict_proba(model, x):
     """P(y = 1 | x) from a model that outputs one logit per sample."""
-    return sigmoid(np.asarray(model.predict(x, verbose=0, batch_size=4096))[:, 0])
+    import keras
+
+    logits = model.predict(x, verbose=0, batch_size=4096)[:, 0]
+    return keras.ops.convert_to_numpy(keras.ops.sigmoid(logits))
 
 
 def layer_gradient_norms(activation: str, depth: int = 12, width: int = 64, seed: int = 0):
