@@ -1,0 +1,269 @@
+"""Chapter 4: the classic attention mistakes, each of which the public cases must catch."""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+
+# --- causal mask
+def causal_mask_strict(n):  # off by one: the diagonal dropped, a token cannot see itself
+    return np.tril(np.ones((n, n), bool), k=-1)
+
+
+def causal_mask_upper(n):  # transposed: queries see the future
+    return np.triu(np.ones((n, n), bool))
+
+
+def causal_mask_inverted(n):  # True = "masked out" instead of True = "may attend"
+    return ~np.tril(np.ones((n, n), bool))
+
+
+def causal_mask_one_ahead(n):  # off by one the other way: sees the next token too
+    return np.tril(np.ones((n, n), bool), k=1)
+
+
+def causal_mask_additive(n):  # an additive 0/-inf mask is a different convention
+    return np.where(np.tril(np.ones((n, n), bool)), 0.0, -np.inf)
+
+
+# --- scaled dot-product attention
+def _softmax(s, axis=-1):
+    s = s - s.max(axis=axis, keepdims=True)
+    e = np.exp(s)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _attention(q, k, v, mask, scale, axis=-1, softmax=_softmax, fill=-np.inf):
+    s = np.asarray(q, np.float64) @ np.swapaxes(np.asarray(k, np.float64), -1, -2) * scale
+    if mask is not None:
+        s = np.where(mask, s, fill)
+    w = softmax(s, axis)
+    return w @ v, w
+
+
+def attention_without_scale(q, k, v, mask=None):
+    return _attention(q, k, v, mask, 1.0)
+
+
+def attention_divides_by_dk(q, k, v, mask=None):  # 1/d_k instead of 1/√d_k
+    return _attention(q, k, v, mask, 1.0 / np.shape(q)[-1])
+
+
+def attention_scales_by_dv(q, k, v, mask=None):  # √ of the value depth
+    return _attention(q, k, v, mask, 1.0 / math.sqrt(np.shape(v)[-1]))
+
+
+def attention_softmax_over_queries(q, k, v, mask=None):
+    return _attention(q, k, v, mask, 1.0 / math.sqrt(np.shape(q)[-1]), axis=-2)
+
+
+def attention_mask_inverted(q, k, v, mask=None):
+    return _attention(q, k, v, None if mask is None else ~np.asarray(mask, bool), 1.0 / math.sqrt(np.shape(q)[-1]),
+                      fill=-1e9)
+
+
+def attention_unstable_softmax(q, k, v, mask=None):
+    def naive(s, axis):
+        e = np.exp(s)
+        return e / e.sum(axis=axis, keepdims=True)
+
+    with np.errstate(all="ignore"):
+        return _attention(q, k, v, mask, 1.0 / math.sqrt(np.shape(q)[-1]), softmax=naive)
+
+
+def attention_mask_multiplies_scores(q, k, v, mask=None):  # a zero score is not "no attention"
+    s = np.asarray(q, np.float64) @ np.swapaxes(k, -1, -2) / math.sqrt(np.shape(q)[-1])
+    if mask is not None:
+        s = s * mask
+    w = _softmax(s)
+    return w @ v, w
+
+
+def attention_mask_after_softmax(q, k, v, mask=None):  # zeroed but not renormalised
+    w = _softmax(np.asarray(q, np.float64) @ np.swapaxes(k, -1, -2) / math.sqrt(np.shape(q)[-1]))
+    if mask is not None:
+        w = w * mask
+    return w @ v, w
+
+
+def attention_full_transpose(q, k, v, mask=None):  # k.T reverses every axis of a batch
+    s = np.asarray(q, np.float64) @ np.asarray(k, np.float64).T / math.sqrt(np.shape(q)[-1])
+    if mask is not None:
+        s = np.where(mask, s, -np.inf)
+    w = _softmax(s)
+    return w @ v, w
+
+
+def attention_returns_scores(q, k, v, mask=None):  # weights before the softmax
+    s = np.asarray(q, np.float64) @ np.swapaxes(k, -1, -2) / math.sqrt(np.shape(q)[-1])
+    if mask is not None:
+        s = np.where(mask, s, -1e9)
+    return _softmax(s) @ v, s
+
+
+# --- sinusoidal positional encoding
+def _angles(length, depth, exponent):
+    pos = np.arange(length)[:, None]
+    return pos / np.power(10000.0, exponent(np.arange(depth)) / depth)
+
+
+def sinusoid_sin_cos_swapped(length, depth):
+    a = _angles(length, depth, lambda j: 2 * (j // 2))
+    return np.where(np.arange(depth) % 2 == 0, np.cos(a), np.sin(a)).astype(np.float32)
+
+
+def sinusoid_column_index_exponent(length, depth):  # uses j instead of 2i = 2(j // 2)
+    a = _angles(length, depth, lambda j: j)
+    return np.where(np.arange(depth) % 2 == 0, np.sin(a), np.cos(a)).astype(np.float32)
+
+
+def sinusoid_concatenated_halves(length, depth):  # [sin … | cos …] instead of interleaved
+    pos = np.arange(length)[:, None]
+    a = pos / np.power(10000.0, np.arange(0, depth, 2) / depth)
+    return np.concatenate([np.sin(a), np.cos(a)], axis=1).astype(np.float32)
+
+
+def sinusoid_positions_from_one(length, depth):
+    a = (np.arange(1, length + 1)[:, None]) / np.power(10000.0, 2 * (np.arange(depth) // 2) / depth)
+    return np.where(np.arange(depth) % 2 == 0, np.sin(a), np.cos(a)).astype(np.float32)
+
+
+def sinusoid_wrong_base(length, depth):
+    a = np.arange(length)[:, None] / np.power(1000.0, 2 * (np.arange(depth) // 2) / depth)
+    return np.where(np.arange(depth) % 2 == 0, np.sin(a), np.cos(a)).astype(np.float32)
+
+
+def sinusoid_transposed(length, depth):
+    a = np.arange(length)[:, None] / np.power(10000.0, 2 * (np.arange(depth) // 2) / depth)
+    return np.where(np.arange(depth) % 2 == 0, np.sin(a), np.cos(a)).T.astype(np.float32)
+
+
+# --- multi-head self-attention
+def _mha(x, wq, wk, wv, wo, h, mask, split, merge, scale_depth=None, use_wo=True):
+    x = np.asarray(x, np.float64)
+    b, t, d = x.shape
+    q, k, v = (split(x @ w, b, t, h, d // h) for w in (wq, wk, wv))
+    s = q @ np.swapaxes(k, -1, -2) / math.sqrt(scale_depth or d // h)
+    if mask is not None:
+        mask = np.asarray(mask)
+        s = np.where(mask[:, None] if mask.ndim == 3 else mask, s, -np.inf)
+    out = merge(_softmax(s) @ v, b, t, d)
+    return out @ wo if use_wo else out
+
+
+def _split(y, b, t, h, dh):
+    return y.reshape(b, t, h, dh).transpose(0, 2, 1, 3)
+
+
+def _merge(y, b, t, d):
+    return y.transpose(0, 2, 1, 3).reshape(b, t, d)
+
+
+def mha_split_without_transpose(x, wq, wk, wv, wo, num_heads, mask=None):  # reshape straight to (b, h, t, dh)
+    return _mha(x, wq, wk, wv, wo, num_heads, mask, lambda y, b, t, h, dh: y.reshape(b, h, t, dh), _merge)
+
+
+def mha_heads_interleaved(x, wq, wk, wv, wo, num_heads, mask=None):  # head i takes every h-th column
+    return _mha(x, wq, wk, wv, wo, num_heads, mask,
+                lambda y, b, t, h, dh: y.reshape(b, t, dh, h).transpose(0, 3, 1, 2), _merge)
+
+
+def mha_merge_without_transpose(x, wq, wk, wv, wo, num_heads, mask=None):
+    return _mha(x, wq, wk, wv, wo, num_heads, mask, _split, lambda y, b, t, d: y.reshape(b, t, d))
+
+
+def mha_scaled_by_model_depth(x, wq, wk, wv, wo, num_heads, mask=None):  # √d instead of √(d/h)
+    return _mha(x, wq, wk, wv, wo, num_heads, mask, _split, _merge, scale_depth=np.shape(x)[-1])
+
+
+def mha_forgets_output_projection(x, wq, wk, wv, wo, num_heads, mask=None):
+    return _mha(x, wq, wk, wv, wo, num_heads, mask, _split, _merge, use_wo=False)
+
+
+def mha_ignores_heads(x, wq, wk, wv, wo, num_heads, mask=None):  # one big head
+    return _mha(x, wq, wk, wv, wo, 1, mask, _split, _merge)
+
+
+MUTANTS = {
+    "ch04.causal_mask": [causal_mask_strict, causal_mask_upper, causal_mask_inverted, causal_mask_one_ahead,
+                         causal_mask_additive],
+    "ch04.scaled_dot_product_attention": [
+        attention_without_scale, attention_divides_by_dk, attention_scales_by_dv, attention_softmax_over_queries,
+        attention_mask_inverted, attention_unstable_softmax, attention_mask_multiplies_scores,
+        attention_mask_after_softmax, attention_full_transpose, attention_returns_scores,
+    ],
+    "ch04.sinusoidal_positional_encoding": [
+        sinusoid_sin_cos_swapped, sinusoid_column_index_exponent, sinusoid_concatenated_halves,
+        sinusoid_positions_from_one, sinusoid_wrong_base, sinusoid_transposed,
+    ],
+    "ch04.multi_head_self_attention": [
+        mha_split_without_transpose, mha_heads_interleaved, mha_merge_without_transpose, mha_scaled_by_model_depth,
+        mha_forgets_output_projection, mha_ignores_heads,
+    ],
+}
+
+
+# --- correct answers written differently from the reference
+def causal_mask_compare(n):
+    i = np.arange(n)
+    return (i[:, None] >= i[None, :]).astype(int)  # 0/1 ints are fine
+
+
+def attention_tensorflow(q, k, v, mask=None):
+    q, k, v = (tf.constant(a, tf.float32) for a in (q, k, v))
+    s = tf.matmul(q, k, transpose_b=True) / tf.sqrt(tf.cast(tf.shape(q)[-1], tf.float32))
+    if mask is not None:
+        s += (1.0 - tf.cast(mask, tf.float32)) * -1e9  # the additive mask of the original Transformer code
+    w = tf.nn.softmax(s, axis=-1)
+    return tf.matmul(w, v), w
+
+
+def attention_einsum(q, k, v, mask=None):
+    s = np.einsum("...qd,...kd->...qk", q, k) / np.sqrt(np.shape(q)[-1])
+    if mask is not None:
+        s = np.where(mask, s, -np.inf)
+    w = np.exp(s - s.max(-1, keepdims=True))
+    w = w / w.sum(-1, keepdims=True)
+    return [np.einsum("...qk,...kv->...qv", w, v), w]
+
+
+def sinusoid_loop(length, depth):
+    table = np.zeros((length, depth), np.float32)
+    for pos in range(length):
+        for i in range(0, depth, 2):
+            angle = pos / 10000 ** (i / depth)
+            table[pos, i] = math.sin(angle)
+            table[pos, i + 1] = math.cos(angle)
+    return table
+
+
+def mha_per_head_loop(x, wq, wk, wv, wo, num_heads, mask=None):
+    d = np.shape(x)[-1]
+    dh = d // num_heads
+    heads = []
+    for i in range(num_heads):
+        cols = slice(i * dh, (i + 1) * dh)
+        heads.append(attention_einsum(x @ wq[:, cols], x @ wk[:, cols], x @ wv[:, cols], mask)[0])
+    return np.concatenate(heads, axis=-1) @ wo
+
+
+def mha_keras_layer(x, wq, wk, wv, wo, num_heads, mask=None):
+    import keras
+
+    d = np.shape(x)[-1]
+    layer = keras.layers.MultiHeadAttention(num_heads, d // num_heads, use_bias=False)
+    layer(x, x)
+    layer.set_weights([w.reshape(d, num_heads, d // num_heads) for w in (wq, wk, wv)]
+                      + [wo.reshape(num_heads, d // num_heads, d)])
+    if mask is not None:
+        mask = np.broadcast_to(mask, (np.shape(x)[0],) + np.shape(mask)[-2:])
+    return layer(x, x, attention_mask=mask)
+
+
+ALTERNATIVES = {
+    "ch04.causal_mask": [causal_mask_compare],
+    "ch04.scaled_dot_product_attention": [attention_tensorflow, attention_einsum],
+    "ch04.sinusoidal_positional_encoding": [sinusoid_loop],
+    "ch04.multi_head_self_attention": [mha_per_head_loop, mha_keras_layer],
+}
