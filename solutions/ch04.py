@@ -192,9 +192,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.head_dim = self.d_model // self.num_heads
         self.use_bias = bool(use_bias)
         self.dropout = float(dropout)
-        self.qkv = keras.layers.Dense(3 * self.d_model, use_bias=self.use_bias, name="qkv")
-        self.out = keras.layers.Dense(self.d_model, use_bias=self.use_bias, name="out")
-        self.attention_dropout = keras.layers.Dropout(self.dropout)
+        self.qkv = keras.layers.Dense(3 * self.d_model, use_bias=self.use_bias, dtype=self.dtype_policy, name="qkv")
+        self.out = keras.layers.Dense(self.d_model, use_bias=self.use_bias, dtype=self.dtype_policy, name="out")
+        self.attention_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -216,11 +216,12 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_dim)
         scores = ops.cast(scores, "float32")  # (b, h, t, t)
         attend = attention_keep_mask(t, mask=mask, attention_mask=attention_mask, causal=causal)
-        if attend is None:
-            weights = ops.softmax(scores, axis=-1)
-        else:
+        if attend is not None:
             scores = ops.where(attend, scores, ops.full_like(scores, -1e9))
-            weights = ops.softmax(scores, axis=-1) * ops.cast(attend, "float32")  # all-masked row → 0
+        # one key (the first step of decoding) has weight 1; Keras warns about a softmax over one entry
+        weights = ops.ones_like(scores) if scores.shape[-1] == 1 else ops.softmax(scores, axis=-1)
+        if attend is not None:
+            weights = weights * ops.cast(attend, "float32")  # a row with every key masked attends to nothing
         weights = ops.cast(weights, self.compute_dtype)
         heads = ops.matmul(self.attention_dropout(weights, training=training), v)  # (b, h, t, dh)
         merged = ops.reshape(ops.transpose(heads, (0, 2, 1, 3)), (b, t, self.d_model))
@@ -308,12 +309,14 @@ class TransformerBlock(keras.layers.Layer):
         self.causal = bool(causal)
         self.dropout = float(dropout)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
-        self.ln1 = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name="ln1")
-        self.attention = MultiHeadSelfAttention(self.d_model, self.num_heads, dropout=self.dropout, name="attention")
-        self.ln2 = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name="ln2")
-        self.mlp_hidden = keras.layers.Dense(self.mlp_units, activation=activation, name="mlp_hidden")
-        self.mlp_out = keras.layers.Dense(self.d_model, name="mlp_out")
-        self.residual_dropout = keras.layers.Dropout(self.dropout)
+        policy = self.dtype_policy  # sub-layers follow the block's (mixed-)precision policy
+        self.ln1 = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, dtype=policy, name="ln1")
+        self.attention = MultiHeadSelfAttention(self.d_model, self.num_heads, dropout=self.dropout, dtype=policy,
+                                                name="attention")
+        self.ln2 = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, dtype=policy, name="ln2")
+        self.mlp_hidden = keras.layers.Dense(self.mlp_units, activation=activation, dtype=policy, name="mlp_hidden")
+        self.mlp_out = keras.layers.Dense(self.d_model, dtype=policy, name="mlp_out")
+        self.residual_dropout = keras.layers.Dropout(self.dropout, dtype=policy)
         self.supports_masking = True
 
     def build(self, input_shape):
