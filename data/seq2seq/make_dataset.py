@@ -2,10 +2,10 @@
 
 Run from the repository root (it needs nothing but the standard library):
 
-    python data/seq2seq/make_dataset.py
+    python data/seq2seq/make_dataset.py [--out DIR]
 
 and it rewrites ``train.tsv``, ``validation.tsv``, ``test.tsv``, ``lexicon.tsv`` and
-``info.json`` next to itself. The output is identical on every machine (a fixed seed,
+``info.json`` next to itself (or in DIR). The output is identical on every machine (a fixed seed,
 Python's own ``random``), so the files in the repository are exactly what this makes.
 
 The source grammar (lower case, words separated by single spaces)::
@@ -145,14 +145,20 @@ def make_splits(rng: random.Random, lexicon: dict) -> dict:
     return splits
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Generate the English -> Zorbian translation task.")
+    parser.add_argument("--out", type=Path, default=HERE, help="output folder (default: next to this script)")
+    out = parser.parse_args(argv).out
+    out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(SEED)
     lexicon = make_lexicon(rng)
     splits = make_splits(rng, lexicon)
     for name, rows in splits.items():
-        (HERE / f"{name}.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in rows), encoding="utf-8")
+        (out / f"{name}.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in rows), encoding="utf-8")
     lexicon_rows = [f"{word}\t{lexicon[word]}\t{category}\n" for category, words in CATEGORIES.items() for word in words]
-    (HERE / "lexicon.tsv").write_text("".join(lexicon_rows), encoding="utf-8")
+    (out / "lexicon.tsv").write_text("".join(lexicon_rows), encoding="utf-8")
     info = {
         "description": "English-like sentences -> Zorbian (made-up SOV language); see make_dataset.py",
         "seed": SEED,
@@ -161,7 +167,7 @@ def main() -> None:
         "sizes": {name: len(rows) for name, rows in splits.items()},
         "particles": {"subject": SUBJECT, "object": OBJECT},
     }
-    (HERE / "info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    (out / "info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(info["sizes"]))
 
 

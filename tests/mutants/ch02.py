@@ -1,0 +1,210 @@
+"""Chapter 2: the classic mistakes, each of which the public cases must catch."""
+
+import numpy as np
+import tensorflow as tf
+
+
+def _sig(v):
+    return 0.5 * (1 + np.tanh(0.5 * np.asarray(v, np.float64)))
+
+
+def _z(x, h, kernel, recurrent_kernel, bias):
+    return np.asarray(x) @ kernel + np.asarray(h) @ recurrent_kernel + bias
+
+
+# --- lstm_cell_step
+def lstm_tf1_gate_order(x, h, c, kernel, recurrent_kernel, bias):  # TF1's LSTMCell packs i, j (candidate), f, o
+    i, g, f, o = np.split(_z(x, h, kernel, recurrent_kernel, bias), 4, axis=1)
+    c_new = _sig(f) * c + _sig(i) * np.tanh(g)
+    return _sig(o) * np.tanh(c_new), c_new
+
+
+def lstm_forget_input_swapped(x, h, c, kernel, recurrent_kernel, bias):
+    f, i, g, o = np.split(_z(x, h, kernel, recurrent_kernel, bias), 4, axis=1)
+    c_new = _sig(f) * c + _sig(i) * np.tanh(g)
+    return _sig(o) * np.tanh(c_new), c_new
+
+
+def lstm_no_tanh_on_cell(x, h, c, kernel, recurrent_kernel, bias):
+    i, f, g, o = np.split(_z(x, h, kernel, recurrent_kernel, bias), 4, axis=1)
+    c_new = _sig(f) * c + _sig(i) * np.tanh(g)
+    return _sig(o) * c_new, c_new
+
+
+def lstm_sigmoid_candidate(x, h, c, kernel, recurrent_kernel, bias):
+    i, f, g, o = np.split(_z(x, h, kernel, recurrent_kernel, bias), 4, axis=1)
+    c_new = _sig(f) * c + _sig(i) * _sig(g)
+    return _sig(o) * np.tanh(c_new), c_new
+
+
+def lstm_h_from_old_cell(x, h, c, kernel, recurrent_kernel, bias):
+    i, f, g, o = np.split(_z(x, h, kernel, recurrent_kernel, bias), 4, axis=1)
+    c_new = _sig(f) * c + _sig(i) * np.tanh(g)
+    return _sig(o) * np.tanh(c), c_new
+
+
+def lstm_returns_c_then_h(x, h, c, kernel, recurrent_kernel, bias):
+    i, f, g, o = np.split(_z(x, h, kernel, recurrent_kernel, bias), 4, axis=1)
+    c_new = _sig(f) * c + _sig(i) * np.tanh(g)
+    return c_new, _sig(o) * np.tanh(c_new)
+
+
+def lstm_ignores_recurrent(x, h, c, kernel, recurrent_kernel, bias):
+    i, f, g, o = np.split(np.asarray(x) @ kernel + bias, 4, axis=1)
+    c_new = _sig(f) * c + _sig(i) * np.tanh(g)
+    return _sig(o) * np.tanh(c_new), c_new
+
+
+def lstm_extra_forget_bias(x, h, c, kernel, recurrent_kernel, bias):  # unit_forget_bias is an initializer, not +1
+    i, f, g, o = np.split(_z(x, h, kernel, recurrent_kernel, bias), 4, axis=1)
+    c_new = _sig(f + 1.0) * c + _sig(i) * np.tanh(g)
+    return _sig(o) * np.tanh(c_new), c_new
+
+
+def lstm_interleaved_gates(x, h, c, kernel, recurrent_kernel, bias):  # gates taken as columns 0::4, 1::4, ...
+    z = _z(x, h, kernel, recurrent_kernel, bias)
+    i, f, g, o = z[:, 0::4], z[:, 1::4], z[:, 2::4], z[:, 3::4]
+    c_new = _sig(f) * c + _sig(i) * np.tanh(g)
+    return _sig(o) * np.tanh(c_new), c_new
+
+
+# --- shift_right
+def shift_roll(targets, start_id):  # wraps the last target around to the front
+    return np.roll(np.asarray(targets), 1, axis=1)
+
+
+def shift_left(targets, start_id):  # that is the *target* alignment, not the decoder input
+    targets = np.asarray(targets)
+    return np.concatenate([targets[:, 1:], np.full((len(targets), 1), start_id)], axis=1)
+
+
+def shift_batch_axis(targets, start_id):
+    targets = np.asarray(targets)
+    return np.concatenate([np.full((1, targets.shape[1]), start_id), targets[:-1]], axis=0)
+
+
+def shift_keeps_last(targets, start_id):  # (b, t+1): no longer lines up with the targets
+    targets = np.asarray(targets)
+    return np.concatenate([np.full((len(targets), 1), start_id), targets], axis=1)
+
+
+def shift_overwrites_first(targets, start_id):
+    out = np.array(targets, copy=True)
+    out[:, 0] = start_id
+    return out
+
+
+def shift_hardcoded_start(targets, start_id):
+    targets = np.asarray(targets)
+    return np.concatenate([np.ones((len(targets), 1), targets.dtype), targets[:, :-1]], axis=1)
+
+
+# --- masked_sequence_cross_entropy
+def _log_softmax(logits):
+    logits = np.asarray(logits, np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _token_losses(y_true, logits):
+    return -np.take_along_axis(_log_softmax(logits), np.asarray(y_true)[..., None], axis=-1)[..., 0]
+
+
+def ce_ignores_mask(y_true, logits, mask):
+    return _token_losses(y_true, logits).mean()
+
+
+def ce_divides_by_all_positions(y_true, logits, mask):  # Keras's default sum_over_batch_size with sample_weight
+    return (_token_losses(y_true, logits) * mask).sum() / np.size(mask)
+
+
+def ce_mean_of_sentence_means(y_true, logits, mask):
+    losses = _token_losses(y_true, logits) * mask
+    return np.mean(losses.sum(axis=1) / mask.sum(axis=1))
+
+
+def ce_sum(y_true, logits, mask):
+    return (_token_losses(y_true, logits) * mask).sum()
+
+
+def ce_naive_softmax(y_true, logits, mask):  # exp overflows for large logits
+    logits = np.asarray(logits, np.float32)
+    p = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+    picked = np.take_along_axis(p, np.asarray(y_true)[..., None], axis=-1)[..., 0]
+    return -(np.log(picked) * mask).sum() / mask.sum()
+
+
+def ce_logits_as_probabilities(y_true, logits, mask):
+    picked = np.take_along_axis(np.asarray(logits, np.float64), np.asarray(y_true)[..., None], axis=-1)[..., 0]
+    return -(np.log(np.clip(picked, 1e-7, None)) * mask).sum() / mask.sum()
+
+
+def ce_softmax_over_time(y_true, logits, mask):
+    logits = np.asarray(logits, np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    picked = np.take_along_axis(log_p, np.asarray(y_true)[..., None], axis=-1)[..., 0]
+    return -(picked * mask).sum() / mask.sum()
+
+
+def ce_inverted_mask(y_true, logits, mask):
+    keep = 1 - np.asarray(mask)
+    return (_token_losses(y_true, logits) * keep).sum() / max(keep.sum(), 1)
+
+
+MUTANTS = {
+    "ch02.lstm_cell_step": [lstm_tf1_gate_order, lstm_forget_input_swapped, lstm_no_tanh_on_cell,
+                            lstm_sigmoid_candidate, lstm_h_from_old_cell, lstm_returns_c_then_h,
+                            lstm_ignores_recurrent, lstm_extra_forget_bias, lstm_interleaved_gates],
+    "ch02.shift_right": [shift_roll, shift_left, shift_batch_axis, shift_keeps_last, shift_overwrites_first,
+                         shift_hardcoded_start],
+    "ch02.masked_sequence_cross_entropy": [ce_ignores_mask, ce_divides_by_all_positions, ce_mean_of_sentence_means,
+                                           ce_sum, ce_naive_softmax, ce_logits_as_probabilities,
+                                           ce_softmax_over_time, ce_inverted_mask],
+}
+
+
+# --- correct answers written differently from the reference
+def lstm_keras_cell(x, h, c, kernel, recurrent_kernel, bias):
+    import keras
+
+    cell = keras.layers.LSTMCell(h.shape[1])
+    cell.build((None, x.shape[1]))
+    cell.set_weights([kernel, recurrent_kernel, bias])
+    h_new, (_, c_new) = cell(x, [h, c])
+    return h_new.numpy(), c_new.numpy()
+
+
+def lstm_tensorflow(x, h, c, kernel, recurrent_kernel, bias):
+    z = tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel) + bias
+    i, f, g, o = tf.split(z, 4, axis=-1)
+    c_new = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+    return [tf.sigmoid(o) * tf.tanh(c_new), c_new]
+
+
+def shift_pad(targets, start_id):
+    return tf.pad(tf.constant(targets)[:, :-1], [[0, 0], [1, 0]], constant_values=start_id)
+
+
+def shift_loop(targets, start_id):
+    return [[start_id] + list(row[:-1]) for row in np.asarray(targets).tolist()]
+
+
+def ce_tensorflow(y_true, logits, mask):
+    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y_true), logits=tf.constant(logits))
+    mask = tf.cast(mask, losses.dtype)
+    return tf.reduce_sum(losses * mask) / tf.reduce_sum(mask)
+
+
+def ce_keras(y_true, logits, mask):
+    import keras
+
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
+    return loss(y_true, logits, sample_weight=mask)
+
+
+ALTERNATIVES = {
+    "ch02.lstm_cell_step": [lstm_keras_cell, lstm_tensorflow],
+    "ch02.shift_right": [shift_pad, shift_loop],
+    "ch02.masked_sequence_cross_entropy": [ce_tensorflow, ce_keras],
+}
