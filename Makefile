@@ -36,11 +36,7 @@ test-fast: setup
 	$(QUIET) $(BIN)/python -m pytest tests -m "not notebook and not slow" $(PYTEST_ARGS)
 
 execute: setup
-	for notebook in chapters/[0-9][0-9]_*.ipynb; do \
-		echo "executing $$notebook"; \
-		$(QUIET) $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-			--ExecutePreprocessor.timeout=900 "$$notebook" || exit 1; \
-	done
+	$(QUIET) $(BIN)/python -m course.notebooks execute
 
 release: setup
 	$(BIN)/python -m course.release $(OUT)

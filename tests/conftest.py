@@ -15,7 +15,6 @@ for key, value in {
     "TF_ENABLE_ONEDNN_OPTS": "0",
     "KERAS_BACKEND": "tensorflow",
     "PYTHONHASHSEED": "0",
-    "MPLBACKEND": "Agg",
 }.items():
     os.environ.setdefault(key, value)
 

@@ -1,0 +1,90 @@
+"""Chapter 1 solutions: equal to Keras/TensorFlow, clear errors on bad input, small trainings work."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+
+from solutions import ch01
+
+
+def test_sigmoid_equals_keras_and_is_finite():
+    z = np.linspace(-30, 30, 121).astype(np.float32)
+    np.testing.assert_allclose(ch01.sigmoid(z), keras.ops.convert_to_numpy(keras.ops.sigmoid(z)), atol=1e-6)
+    extreme = ch01.sigmoid(np.array([-1e4, 1e4], np.float32))
+    assert np.all(np.isfinite(extreme)) and extreme[0] == 0 and extreme[1] == 1
+
+
+def test_relu_equals_keras():
+    x = np.linspace(-3, 3, 13).astype(np.float32)
+    np.testing.assert_array_equal(ch01.relu(x), keras.ops.convert_to_numpy(keras.activations.relu(x)))
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_bce_equals_keras(from_logits):
+    rng = np.random.default_rng(0)
+    y = (rng.random((6, 5)) > 0.5).astype(np.float32)
+    pred = rng.normal(0, 3, (6, 5)).astype(np.float32) if from_logits else rng.uniform(0.01, 0.99, (6, 5)).astype(np.float32)
+    expected = float(keras.losses.BinaryCrossentropy(from_logits=from_logits)(y, pred))
+    assert ch01.binary_cross_entropy(y, pred, from_logits) == pytest.approx(expected, rel=1e-5)
+
+
+def test_gradients_equal_gradient_tape():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 4)).astype(np.float32)
+    y = (rng.random(20) > 0.5).astype(np.float32)
+    w, b = tf.Variable(rng.normal(size=4).astype(np.float32)), tf.Variable(0.3)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=tf.linalg.matvec(x, w) + b))
+    dw_tape, db_tape = tape.gradient(loss, [w, b])
+    dw, db = ch01.logistic_regression_gradients(w.numpy(), float(b.numpy()), x, y)
+    np.testing.assert_allclose(dw, dw_tape.numpy(), atol=1e-6)
+    assert db == pytest.approx(float(db_tape), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call,error,words",
+    [
+        (lambda: ch01.sigmoid("abc"), TypeError, "z must be numeric"),
+        (lambda: ch01.relu([[1, 2], [3]]), TypeError, "x must be array-like"),
+        (lambda: ch01.binary_cross_entropy([1, 0], [0.5, 0.5, 0.5]), ValueError, "same shape"),
+        (lambda: ch01.binary_cross_entropy([1, 0], [2.0, -1.0]), ValueError, "from_logits=True"),
+        (lambda: ch01.binary_cross_entropy([2, 0], [0.5, 0.5]), ValueError, "y_true must lie in"),
+        (lambda: ch01.logistic_regression_gradients(np.zeros(3), 0.0, np.ones((4, 2)), np.zeros(4)), ValueError,
+         "w must have shape (2,)"),
+        (lambda: ch01.logistic_regression_gradients(np.zeros(2), 0.0, np.ones((4, 2)), np.zeros(3)), ValueError,
+         "y must have shape (4,)"),
+        (lambda: ch01.logistic_regression_gradients(np.zeros(2), 0.0, np.ones(4), np.zeros(4)), ValueError,
+         "x must have 2 dimension"),
+        (lambda: ch01.CharTokenizer("abc").encode("abz"), ValueError, "not in the vocabulary: 'z'"),
+        (lambda: ch01.CharTokenizer("abc").decode([0, 5]), ValueError, "ids must lie in [0, 2]"),
+        (lambda: ch01.CharTokenizer(""), ValueError, "non-empty"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(call, error, words):
+    with pytest.raises(error) as info:
+        call()
+    assert words in str(info.value)
+
+
+def test_scratch_loop_and_keras_dense_agree():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    y = (x @ np.array([1.0, -2.0, 0.5]) > 0).astype(np.float32)
+    w, b, losses = ch01.train_logistic_regression(x, y, steps=50, learning_rate=0.5)
+    assert losses[-1] < losses[0] * 0.5
+    model = ch01.keras_logistic_regression(3, learning_rate=0.5)
+    ch01.fit_full_batch(model, x, y, steps=50)
+    np.testing.assert_allclose(model.get_layer("logit").get_weights()[0][:, 0], w, atol=1e-4)
+
+
+def test_char_tokenizer_round_trip_including_chinese():
+    text = "one day 小猫 went home.\n"
+    tokenizer = ch01.CharTokenizer(text)
+    assert tokenizer.decode(tokenizer.encode(text)) == text
+    assert tokenizer.vocabulary == sorted(set(text))
+
+
+def test_bigram_counts_beat_unigram_on_structured_text():
+    ids = np.array([0, 1, 2] * 200, np.int64)
+    assert ch01.bigram_counts_cross_entropy(ids, ids, 3) < 0.05 < ch01.unigram_cross_entropy(ids, ids, 3)
