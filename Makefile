@@ -12,6 +12,8 @@ STAMP := $(VENV)/.installed
 OUT ?= build/student
 # Quiet, reproducible TensorFlow for tests and headless runs (not forced on the learner's lab).
 QUIET := TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 KERAS_BACKEND=tensorflow PYTHONHASHSEED=0
+# Jupyter refuses to run as root (containers, CI) unless told.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?= -n 2 --dist loadscope
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg
 
@@ -27,7 +29,7 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 lab: setup
-	KERAS_BACKEND=tensorflow $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=chapters
+	KERAS_BACKEND=tensorflow $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=chapters $(ALLOW_ROOT) $(LAB_ARGS)
 
 test: setup
 	$(QUIET) $(BIN)/python -m pytest tests chapters $(NBVAL) $(PYTEST_ARGS)
