@@ -86,3 +86,19 @@ def test_no_machine_paths_in_sources():
         if path.suffix in {".py", ".md", ".txt", ".toml", ".yml", ".cfg"} or path.name in {"Makefile", "run"}:
             text = path.read_text(encoding="utf-8", errors="replace")
             assert not re.search(r"/(work|root)/", text), path
+
+
+def _commands(text: str) -> list:
+    return re.findall(r"^(make \w[\w-]*)", text, re.M)
+
+
+def test_chinese_readme_in_step_with_english():
+    english = (ROOT / "README.md").read_text(encoding="utf-8")
+    chinese = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
+    assert "README.zh-CN.md" in english and "README.md" in chinese
+    assert _commands(english) == _commands(chinese) == ["make lab", "make test"]
+    chapters = lambda text: re.findall(r"^\| (\d) \| \S*`(\d\d_\w+)`", text, re.M)  # noqa: E731
+    assert chapters(english) == chapters(chinese) and len(chapters(english)) == 5
+    for path in chapter_notebooks():
+        assert path.stem in chinese
+    assert "docs/chapter_map.png" in english and "docs/chapter_map.png" in chinese
