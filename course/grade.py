@@ -36,7 +36,7 @@ from pathlib import Path
 
 from course.checking import CaseOutcome, judge
 from course.registry import ReferenceUnavailable, exercises, get_exercise, hidden_cases, public_cases
-from course.sandbox import Cell, Limits, Sandbox, become_subreaper, isolation_summary, reap_orphans
+from course.sandbox import Cell, Limits, Sandbox, become_subreaper, isolation_summary, reap_orphans, stop_all
 
 EXERCISE_TAG = "exercise:"
 MAX_NOTEBOOK_MB = 20
@@ -285,7 +285,7 @@ def gradebook_text(rows: list, chapters=()) -> str:
     for row in rows:
         scores = [_number(row.scores[e]) if e in row.scores else "" for e in columns]
         writer.writerow([_cell_text(_clean(row.submission, 1000))] + scores
-                        + [_number(row.total), _number(row.max_score), _cell_text(" | ".join(row.notes))])
+                        + [_number(row.total), _number(row.max_score), _cell_text(_clean(" | ".join(row.notes), 5000))])
     return buffer.getvalue()
 
 
@@ -428,22 +428,27 @@ def main(argv=None) -> int:
     def save() -> None:
         write_atomically(out, gradebook_text([r for r in rows if r is not None], arguments.chapter))
 
+    pool = ThreadPoolExecutor(max_workers=arguments.jobs)
     try:
         save()
-        with ThreadPoolExecutor(max_workers=arguments.jobs) as pool:
-            futures = {pool.submit(grader.grade, path, str(path)): i for i, path in enumerate(paths)}
-            for future in as_completed(futures):
-                rows[futures[future]] = future.result()
-                reap_orphans()
-                save()
-                progress.update(rows[futures[future]])
+        futures = {pool.submit(grader.grade, path, str(path)): i for i, path in enumerate(paths)}
+        for future in as_completed(futures):
+            rows[futures[future]] = future.result()
+            reap_orphans()
+            save()
+            progress.update(rows[futures[future]])
     except KeyboardInterrupt:
+        stop_all()
+        pool.shutdown(wait=False, cancel_futures=True)
         save()
         print(f"\ninterrupted: {sum(r is not None for r in rows)} row(s) saved in {out}", file=sys.stderr)
         return 130
     except OSError as error:
+        stop_all()
+        pool.shutdown(wait=False, cancel_futures=True)
         print(f"error: cannot write the gradebook {out}: {error}", file=sys.stderr)
         return 1
+    pool.shutdown()
     print(summary_table(rows))
     print(f"wrote {out} ({len(rows)} row(s))")
     return 0

@@ -32,6 +32,7 @@ that had not started, so one bad function costs only its own exercise.
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import os
 import re
@@ -63,6 +64,9 @@ SPECIAL_RULES = (("/proc/self", "ro"), ("/proc/cpuinfo", "ro"), ("/proc/meminfo"
 BLOCKED_MODULES = ("course", "solutions")
 STATUSES = ("ok", "error", "not_attempted")
 MESSAGE_LIMIT = 500
+RECORD_MAGIC = b"CGR1"
+RECORD_LIMIT = 4 * 2**20  # one case's output, serialised (course outputs are a few KB)
+RESULTS_LIMIT = 256 * 2**20
 
 
 @dataclass
@@ -72,7 +76,7 @@ class Limits:
     timeout: float = 60.0
     memory_mb: int = 4096
     output_kb: int = 256
-    file_mb: int = 64
+    file_mb: int = 256
 
     def __post_init__(self):
         if not self.timeout > 0:
@@ -245,6 +249,15 @@ def become_subreaper() -> bool:
 
 _ACTIVE: set = set()
 _ACTIVE_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+def stop_all() -> None:
+    """Kill every running sandbox and start no new one (the grader was interrupted)."""
+    _STOPPING.set()
+    with _ACTIVE_LOCK:
+        for pid in list(_ACTIVE):
+            _kill_group(pid)
 
 
 def reap_orphans() -> int:
@@ -324,15 +337,30 @@ def _describe_exit(returncode: int) -> str:
     return f"exited early with status {returncode} (sys.exit or os._exit in the learner's code?)"
 
 
-def _tail(path: Path, limit: int = 4000) -> str:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - limit))
-            return handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+class _Drain(threading.Thread):
+    """Reads the learner's stdout and stderr (one pipe) to the end, keeping its head and tail."""
+
+    def __init__(self, pipe, keep: int = 16384):
+        super().__init__(daemon=True)
+        self.pipe, self.keep = pipe, keep
+        self.head, self.tail, self.total = b"", b"", 0
+
+    def run(self) -> None:
+        try:
+            while True:
+                chunk = self.pipe.read1(65536) if hasattr(self.pipe, "read1") else self.pipe.read(65536)
+                if not chunk:
+                    break
+                self.total += len(chunk)
+                if len(self.head) < self.keep:
+                    self.head += chunk[: self.keep - len(self.head)]
+                self.tail = (self.tail + chunk)[-self.keep:]
+        except (OSError, ValueError):
+            pass
+
+    def text(self) -> str:
+        data = self.head if self.total <= self.keep else self.head + b"\n...\n" + self.tail
+        return data.decode("utf-8", "replace")
 
 
 def _last_error_line(text: str) -> str:
@@ -346,41 +374,41 @@ def _last_error_line(text: str) -> str:
 # --------------------------------------------------------------------------- results
 
 
-def _read_result(path: Path, file_mb: int):
-    """(status, output) from one result file, or ("error", why) when it is not a well-formed result."""
-    limit = file_mb * 2**20
+def _load_record(payload: bytes, limit: int):
+    """One record the learner's process wrote, or None when it is not a well-formed one."""
     try:
-        if path.stat().st_size > limit:
-            return "error", "the result is larger than the grader accepts"
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
             if sum(info.file_size for info in archive.infolist()) > 4 * limit:
-                return "error", "the result is larger than the grader accepts"
-        value = serialize.load(path)
-    except Exception as error:  # noqa: BLE001 - anything the learner's process wrote
-        return "error", f"the result could not be read ({type(error).__name__})"
-    if not isinstance(value, dict) or value.get("status") not in STATUSES or "output" not in value:
-        return "error", "the result file is not one the grader wrote"
-    status, output = value["status"], value["output"]
+                return None
+        value = serialize.loads(payload)
+    except Exception:  # noqa: BLE001 - anything at all may have been written to the descriptor
+        return None
+    return value if isinstance(value, dict) and isinstance(value.get("event"), str) else None
+
+
+def read_records(handle, record_limit: int, total_limit: int) -> list:
+    """The records in the results file, in order, up to the first malformed one."""
+    handle.seek(0)
+    data = handle.read(total_limit)
+    records, position = [], 0
+    while position + 12 <= len(data) and data[position:position + 4] == RECORD_MAGIC:
+        size = int.from_bytes(data[position + 4:position + 12], "big")
+        if size > record_limit or position + 12 + size > len(data):
+            break
+        record = _load_record(data[position + 12:position + 12 + size], record_limit)
+        position += 12 + size
+        if record is not None:
+            records.append(record)
+    return records
+
+
+def _result(record: dict) -> tuple:
+    status, output = record.get("status"), record.get("output")
+    if status not in STATUSES:
+        return "error", "the result is not one the grader wrote"
     if status != "ok":
         output = str(output)[:MESSAGE_LIMIT]
     return status, output
-
-
-def _read_events(path: Path) -> list:
-    events = []
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(2**20)
-    except OSError:
-        return events
-    for line in data.decode("utf-8", "replace").splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-    return events
 
 
 # --------------------------------------------------------------------------- the sandbox
@@ -402,36 +430,40 @@ class Sandbox:
         exercises not in ``cases`` are not run.
         """
         start = time.monotonic()
-        graded = [c.exercise_id for c in cells if c.exercise_id in cases]
+        graded = list(dict.fromkeys(c.exercise_id for c in cells if c.exercise_id in cases))
         runs = {exercise_id: ExerciseRun() for exercise_id in graded}
         notes: list = []
-        pending, defined, launches = list(dict.fromkeys(graded)), [], 0
-        while pending:
+        pending, defined, launches = graded, [], 0
+        while pending and not _STOPPING.is_set():
             launches += 1
             outcome = self._launch(cells, pending, defined, cases)
-            for exercise_id, (index, results) in outcome["results"].items():
+            events = outcome["events"]
+            for exercise_id, results in outcome["results"].items():
                 runs[exercise_id].results.update(results)
-            for event in outcome["events"]:
-                if event.get("cell_error") in runs:
-                    runs[event["cell_error"]].cell_error = str(event.get("message", ""))[:MESSAGE_LIMIT]
-                elif event.get("note") in runs:
-                    runs[event["note"]].notes.append(str(event.get("message", ""))[:MESSAGE_LIMIT])
+            for event in events:
+                exercise_id = event.get("exercise")
+                if exercise_id not in runs:
+                    continue
+                if event["event"] == "cell_error" and runs[exercise_id].cell_error is None:
+                    runs[exercise_id].cell_error = str(event.get("message", ""))[:MESSAGE_LIMIT]
+                elif event["event"] == "note":
+                    runs[exercise_id].notes.append(str(event.get("message", ""))[:MESSAGE_LIMIT])
             notes += outcome["notes"]
             if outcome["finished"]:
                 break
-            started = [e["start"] for e in outcome["events"] if e.get("start") in pending]
-            closed = {e.get("done") for e in outcome["events"]} | {e.get("cell_error") for e in outcome["events"]}
+            started = [e["exercise"] for e in events if e["event"] == "start" and e.get("exercise") in pending]
+            errors = {e.get("exercise") for e in events if e["event"] == "cell_error"}
+            closed = {e.get("exercise") for e in events if e["event"] == "done"} | errors
             culprit = next((x for x in reversed(started) if x not in closed), None)
-            reason = outcome["reason"]
             if not outcome["ready"] or not started:
                 for exercise_id in pending:
-                    runs[exercise_id].failure = reason
+                    runs[exercise_id].failure = outcome["reason"]
                 break
             if culprit is not None:
-                runs[culprit].failure = reason
-            defined += [x for x in started if x != culprit and x not in {e.get("cell_error") for e in outcome["events"]}]
+                runs[culprit].failure = outcome["reason"]
+            defined += [x for x in started if x != culprit and x not in errors]
             pending = [x for x in pending if x not in started]
-        return Report(runs, notes, launches, time.monotonic() - start)
+        return Report(runs, list(dict.fromkeys(notes)), launches, time.monotonic() - start)
 
     # ...................................................................... one process
 
@@ -463,39 +495,47 @@ class Sandbox:
     def _launch(self, cells, pending, defined, cases) -> dict:
         limits = self.limits
         scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
-        try:
-            for name in ("out", "work", "tmp"):
-                (scratch / name).mkdir()
-            shutil.copyfile(CHILD_SOURCE, scratch / CHILD_NAME)
-            shutil.copyfile(SERIALIZE_SOURCE, scratch / "course_grade_serialize.py")
-            config = {
-                "rules": filesystem_rules(scratch, self.protect),
-                "landlock": self.landlock,
-                "site_paths": self.site_paths,
-                "blocked_modules": list(BLOCKED_MODULES),
-                "output_bytes": limits.output_kb * 1024,
-                "limits": {
-                    "memory_mb": int(limits.memory_mb),
-                    "cpu_seconds": int(limits.timeout * max(2, os.cpu_count() or 1)) + 5,
-                    "file_mb": int(limits.file_mb),
-                },
-            }
-            (scratch / "config.json").write_text(json.dumps(config), encoding="utf-8")
-            serialize.save(scratch / "job.npz", self._job(cells, pending, defined, cases))
-            return self._supervise(scratch, pending, cases)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        # The results file has no name: the learner's code can write to the descriptor it inherits
+        # (and so spoil its own results) but cannot open, replace or delete it.
+        with tempfile.TemporaryFile() as results:
+            try:
+                for name in ("work", "tmp"):
+                    (scratch / name).mkdir()
+                shutil.copyfile(CHILD_SOURCE, scratch / CHILD_NAME)
+                shutil.copyfile(SERIALIZE_SOURCE, scratch / "course_grade_serialize.py")
+                config = {
+                    "rules": filesystem_rules(scratch, self.protect),
+                    "landlock": self.landlock,
+                    "site_paths": self.site_paths,
+                    "blocked_modules": list(BLOCKED_MODULES),
+                    "output_bytes": limits.output_kb * 1024,
+                    "results_fd": results.fileno(),
+                    "record_bytes": RECORD_LIMIT,
+                    "limits": {
+                        "memory_mb": int(limits.memory_mb),
+                        "cpu_seconds": int(limits.timeout * max(2, os.cpu_count() or 1)) + 5,
+                        "file_mb": int(limits.file_mb),
+                    },
+                }
+                (scratch / "config.json").write_text(json.dumps(config), encoding="utf-8")
+                serialize.save(scratch / "job.npz", self._job(cells, pending, defined, cases))
+                return self._supervise(scratch, results, pending, cases)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
 
-    def _supervise(self, scratch: Path, pending, cases) -> dict:
+    def _supervise(self, scratch: Path, results, pending, cases) -> dict:
         limits = self.limits
         reason = None
-        with open(scratch / "native.txt", "wb") as native, _ACTIVE_LOCK:
+        with _ACTIVE_LOCK:
             process = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(scratch / CHILD_NAME)],
                 cwd=scratch / "work", env=self._environment(scratch), stdin=subprocess.DEVNULL,
-                stdout=native, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                pass_fds=(results.fileno(),),
             )
             _ACTIVE.add(process.pid)
+        drain = _Drain(process.stdout)
+        drain.start()
         try:
             deadline = time.monotonic() + limits.timeout
             pause = 0.01
@@ -505,7 +545,9 @@ class Sandbox:
                     break
                 except subprocess.TimeoutExpired:
                     pause = min(0.2, pause * 2)
-                if time.monotonic() > deadline:
+                if _STOPPING.is_set():
+                    reason = "was stopped (the grader was interrupted)"
+                elif time.monotonic() > deadline:
                     reason = f"timed out after {limits.timeout:g} s"
                 elif _rss_mb(process.pid) > limits.memory_mb:
                     reason = f"used more than {limits.memory_mb} MB of memory"
@@ -521,31 +563,32 @@ class Sandbox:
                 process.wait()
             with _ACTIVE_LOCK:
                 _ACTIVE.discard(process.pid)
+            drain.join(timeout=2)  # a detached process holding the pipe open is killed above
+            process.stdout.close()
 
-        events = _read_events(scratch / "out" / "events.jsonl")
-        ready = any(e.get("ready") is True for e in events)
-        finished = any(e.get("finished") is True for e in events) and reason is None
+        records = read_records(results, RECORD_LIMIT, RESULTS_LIMIT)
+        events = [r for r in records if r["event"] != "result"]
+        ready = any(e["event"] == "ready" for e in events)
+        finished = any(e["event"] == "finished" for e in events) and reason is None
         if reason is None and not finished:
             reason = f"the learner's process {_describe_exit(process.returncode)}"
             if not ready:
-                detail = _last_error_line(_tail(scratch / "native.txt"))
+                detail = _last_error_line(drain.text())
                 if any(sign in detail for sign in ("MemoryError", "allocate", "Resource exhausted", "failed to map")):
                     detail += f" (memory limit {limits.memory_mb} MB: raise --memory-mb)"
                 reason = "the learner's process could not start" + (f": {detail}" if detail else f" ({reason})")
         elif reason is not None:
             reason = f"the learner's process {reason}"
         notes = []
-        dropped = sum(int(e.get("dropped_output", 0) or 0) for e in events if e.get("finished") is True)
-        if dropped:
-            notes.append(f"printed more than {limits.output_kb} KB; {dropped} bytes of output were discarded")
+        if drain.total > limits.output_kb * 1024 or any(e.get("dropped_output") for e in events if e["event"] == "finished"):
+            notes.append(f"printed more than {limits.output_kb} KB; the rest of the output was discarded")
 
-        results = {}
-        for index, exercise_id in enumerate(pending):
-            found = {}
-            for case_index in range(len(cases[exercise_id])):
-                path = scratch / "out" / f"{index}-{case_index}.npz"
-                if path.is_file():
-                    found[case_index] = _read_result(path, limits.file_mb)
-            results[exercise_id] = (index, found)
-        return {"events": events, "ready": ready, "finished": finished, "reason": reason,
-                "results": results, "notes": notes}
+        found = {exercise_id: {} for exercise_id in pending}
+        for record in records:
+            index, case = record.get("index"), record.get("case")
+            if record["event"] != "result" or not isinstance(index, int) or not isinstance(case, int):
+                continue
+            if 0 <= index < len(pending) and 0 <= case < len(cases[pending[index]]):
+                found[pending[index]].setdefault(case, _result(record))
+        return {"events": [e for e in events if isinstance(e.get("exercise", ""), str)], "ready": ready,
+                "finished": finished, "reason": reason, "results": found, "notes": notes}

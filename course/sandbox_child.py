@@ -17,7 +17,10 @@ This file is not imported by the course. :mod:`course.sandbox` copies it, with
 4. install an audit hook (the same file rules, no processes, no signals, no
    ``ctypes``) — a second fence where Landlock is missing;
 5. run the cells in notebook order; after each exercise cell, call its function
-   on every case and write each result to ``out/<exercise>-<case>.npz``.
+   on every case and append each result, as a record, to the results file the
+   grader opened and passed down as a file descriptor (it has no path the
+   learner's code could open or delete; what it prints goes to a pipe the
+   grader drains and caps).
 
 The grader judges those results in its own process: nothing here decides a score.
 """
@@ -26,7 +29,7 @@ import json
 import os
 import sys
 
-EVENTS = "events.jsonl"
+RECORD_MAGIC = b"CGR1"
 
 
 # --------------------------------------------------------------------------- lock-in
@@ -119,10 +122,10 @@ def _limit_resources(limits: dict) -> None:
 
 
 class _CappedText:
-    """A text stream that keeps the first ``cap`` bytes and silently drops the rest."""
+    """A text stream to file descriptor ``fd`` that passes the first ``cap`` bytes and drops the rest."""
 
-    def __init__(self, path: str, cap: int):
-        self._file = open(path, "wb", buffering=0)
+    def __init__(self, fd: int, cap: int):
+        self._fd = fd
         self._cap = cap
         self.written = 0
         self.dropped = 0
@@ -132,13 +135,14 @@ class _CappedText:
     def write(self, text) -> int:
         data = str(text).encode("utf-8", "replace")
         room = max(0, self._cap - self.written)
+        sent = 0
         if room:
             try:
-                self._file.write(data[:room])
+                sent = os.write(self._fd, data[:room])
             except OSError:
-                room = 0
-        self.written += min(room, len(data))
-        self.dropped += len(data) - min(room, len(data))
+                sent = 0
+        self.written += sent
+        self.dropped += len(data) - sent
         return len(text) if isinstance(text, str) else len(data)
 
     def flush(self) -> None:
@@ -146,9 +150,6 @@ class _CappedText:
 
     def isatty(self) -> bool:
         return False
-
-    def fileno(self) -> int:
-        raise OSError("the grader's output stream has no file descriptor")
 
     def writable(self) -> bool:
         return True
@@ -236,30 +237,36 @@ def _audit_hook(rules: list, scratch: str):
 
 
 class _Recorder:
-    def __init__(self, out_dir: str, serialize):
-        self.out_dir = out_dir
-        self.serialize = serialize
-        self.events = open(os.path.join(out_dir, EVENTS), "a", encoding="utf-8", buffering=1)
+    """Appends records (magic, 8-byte length, serialised dict) to the grader's results descriptor."""
 
-    def event(self, **fields) -> None:
-        self.events.write(json.dumps(fields) + "\n")
-        self.events.flush()
+    def __init__(self, fd: int, serialize, record_limit: int):
+        self.fd = fd
+        self.serialize = serialize
+        self.limit = record_limit
+
+    def _write(self, record: dict) -> None:
+        data = self.serialize.dumps(record)
+        if len(data) > self.limit:
+            record = {"event": "result", "index": record.get("index"), "case": record.get("case"), "status": "error",
+                      "output": f"returned {len(data) / 2**20:.1f} MB, more than the grader accepts"}
+            data = self.serialize.dumps(record)
+        frame = RECORD_MAGIC + len(data).to_bytes(8, "big") + data
+        try:
+            while frame:
+                frame = frame[os.write(self.fd, frame):]
+        except OSError:
+            pass
+
+    def event(self, name: str, **fields) -> None:
+        self._write({"event": name, **fields})
 
     def result(self, exercise_index: int, case_index: int, status: str, output) -> None:
-        path = os.path.join(self.out_dir, f"{exercise_index}-{case_index}.npz")
+        record = {"event": "result", "index": exercise_index, "case": case_index, "status": status, "output": output}
         try:
-            data = self.serialize.dumps({"status": status, "output": output})
+            self._write(record)
         except Exception as error:  # noqa: BLE001 - a value that cannot be stored is the learner's error
-            data = self.serialize.dumps({"status": "error", "output": f"returned a value that cannot be compared ({error})"})
-        temporary = path + ".part"
-        try:
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-            os.replace(temporary, path)
-        except OSError as error:
-            with open(temporary, "wb") as handle:
-                handle.write(self.serialize.dumps({"status": "error", "output": f"the result could not be saved ({error})"}))
-            os.replace(temporary, path)
+            record.update(status="error", output=f"returned a value that cannot be compared ({error})")
+            self._write(record)
 
 
 def _describe(error: BaseException) -> str:
@@ -301,7 +308,7 @@ def _run(job: dict, recorder: _Recorder, namespace: dict, np) -> None:
             continue
         scoring = exercise_id in run
         if scoring:
-            recorder.event(start=exercise_id)
+            recorder.event("start", exercise=exercise_id)
         raised = None
         try:
             exec(compile(source, f"<cell exercise:{exercise_id}>", "exec"), namespace)
@@ -320,10 +327,10 @@ def _run(job: dict, recorder: _Recorder, namespace: dict, np) -> None:
                 message = f"the cell does not define a function named {name}" + (
                     f" (it defines {', '.join(defined[:5])})" if defined else ""
                 )
-            recorder.event(cell_error=exercise_id, message=message)
+            recorder.event("cell_error", exercise=exercise_id, message=message)
             continue
         if raised:
-            recorder.event(note=exercise_id, message=f"the cell raised {raised} after defining {name}")
+            recorder.event("note", exercise=exercise_id, message=f"the cell raised {raised} after defining {name}")
         index = job["index"][exercise_id]
         for case_index, case in enumerate(job["cases"][exercise_id]):
             args, kwargs = copy.deepcopy(tuple(case["args"])), copy.deepcopy(dict(case["kwargs"]))
@@ -342,7 +349,7 @@ def _run(job: dict, recorder: _Recorder, namespace: dict, np) -> None:
                 recorder.result(index, case_index, "error", _describe(error).split(": ", 1)[-1])
                 continue
             recorder.result(index, case_index, "ok", output)
-        recorder.event(done=exercise_id)
+        recorder.event("done", exercise=exercise_id)
 
 
 class _Stub:
@@ -356,8 +363,8 @@ def main() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, "config.json"), encoding="utf-8") as handle:
         config = json.load(handle)
-    out_dir = os.path.join(here, "out")
-    streams = {name: _CappedText(os.path.join(here, f"{name}.txt"), config["output_bytes"]) for name in ("stdout", "stderr")}
+    results_fd = int(config["results_fd"])
+    streams = {"stdout": _CappedText(1, config["output_bytes"]), "stderr": _CappedText(2, config["output_bytes"])}
 
     isolation = _landlock(config["rules"]) if config["landlock"] else "landlock: off"
     _limit_resources(config["limits"])
@@ -391,13 +398,13 @@ def main() -> None:
     job["preset"] = set(namespace)
     job["index"] = {ex: i for i, ex in enumerate(job["order"])}
 
-    recorder = _Recorder(out_dir, serialize)
+    recorder = _Recorder(results_fd, serialize, config["record_bytes"])
     sys.addaudithook(_audit_hook(config["rules"], here))
     sys.stdout, sys.stderr = streams["stdout"], streams["stderr"]
     sys.stdin = None
-    recorder.event(ready=True, isolation=isolation)
+    recorder.event("ready", isolation=isolation)
     _run(job, recorder, namespace, np)
-    recorder.event(finished=True, dropped_output=streams["stdout"].dropped + streams["stderr"].dropped)
+    recorder.event("finished", dropped_output=streams["stdout"].dropped + streams["stderr"].dropped)
     os._exit(0)  # skip interpreter shutdown: threads the learner started are not waited for
 
 
