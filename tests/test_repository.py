@@ -102,3 +102,4 @@ def test_chinese_readme_in_step_with_english():
     for path in chapter_notebooks():
         assert path.stem in chinese
     assert "docs/chapter_map.png" in english and "docs/chapter_map.png" in chinese
+
