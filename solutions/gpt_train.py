@@ -1,0 +1,453 @@
+"""Training the mini GPT under ``tf.distribute``: strategies, the input pipeline, and a custom loop.
+
+Data parallelism in one sentence: every replica holds a copy of the model, takes
+its slice of the global batch, computes gradients, and an all-reduce sums them
+so every copy applies the same update.
+
+    global batch B = per-replica batch b × replicas R (× workers)
+    loss on replica r:  L_r = (1/B) Σ_{i in r's slice} ℓ_i          tf.nn.compute_average_loss
+    all-reduce:         Σ_r ∇L_r = ∇ (1/B) Σ_i ℓ_i                   the single-device gradient
+
+Dividing by the *global* B (not the local b) is what makes R replicas take the
+same step as one device on the whole batch.
+
+The pieces:
+
+- :func:`configure_cpu_replicas` — N logical CPU devices, so MirroredStrategy has
+  N replicas (and a real all-reduce) on a machine without GPUs;
+- :func:`make_strategy` — default, mirrored (every local GPU, or the logical
+  CPUs) or multi-worker (reads ``TF_CONFIG``);
+- :func:`distributed_batches` — each replica's slice of the global batch of
+  step s, a pure function of (seed, s): any layout of replicas and workers,
+  and a resumed run, see the same data;
+- :func:`train` — the custom loop (``strategy.run``, ``GradientTape``,
+  ``compute_average_loss``) with a ``CheckpointManager`` (resume), TensorBoard
+  logs, a progress bar and samples at a few points.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+RUN_FILE = "run.json"
+CHECKPOINT_DIR = "checkpoints"
+WEIGHTS_FILE = "model.weights.h5"
+HISTORY_FILE = "history.json"
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+def configure_cpu_replicas(count: int) -> None:
+    """Split the CPU into ``count`` logical devices (CPU:0 … CPU:count−1).
+
+    Must run before TensorFlow initialises its devices (before the first op):
+    afterwards TensorFlow refuses, and this says so.
+    """
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    wanted = [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
+    current = tf.config.get_logical_device_configuration(cpu)
+    if current is not None and len(current) == count:
+        return
+    try:
+        tf.config.set_logical_device_configuration(cpu, wanted)
+    except RuntimeError as error:
+        raise RuntimeError(
+            f"cannot split the CPU into {count} logical devices: TensorFlow is already initialised "
+            f"({error}). Configure replicas before any other TensorFlow op (restart the kernel)."
+        ) from None
+
+
+def make_strategy(kind: str = "default", replicas: int = 2, collective_timeout: float | None = None):
+    """A ``tf.distribute`` strategy by name.
+
+    - ``"default"``: one device (TensorFlow's default strategy);
+    - ``"mirrored"``: every local GPU, or ``replicas`` logical CPU devices where there is none;
+    - ``"multiworker"``: ``MultiWorkerMirroredStrategy`` over the cluster in ``TF_CONFIG``.
+      Create it before any other TensorFlow op.
+    """
+    import tensorflow as tf
+
+    if kind == "default":
+        return tf.distribute.get_strategy()
+    if kind == "mirrored":
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            return tf.distribute.MirroredStrategy()
+        configure_cpu_replicas(replicas)
+        return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(replicas)])
+    if kind == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("the multiworker strategy reads the cluster from TF_CONFIG, which is not set")
+        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=collective_timeout)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    raise ValueError(f"strategy must be one of default, mirrored, multiworker; got {kind!r}")
+
+
+def worker_info() -> tuple:
+    """(task type, index, number of workers) from ``TF_CONFIG`` — ("worker", 0, 1) without one."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    cluster = config.get("cluster", {})
+    task = config.get("task", {})
+    workers = sum(len(cluster.get(kind, [])) for kind in ("chief", "worker")) or 1
+    return task.get("type", "worker"), int(task.get("index", 0)), workers
+
+
+def is_chief() -> bool:
+    """The worker that writes checkpoints, logs and prints progress: "chief", or worker 0 without one."""
+    kind, index, _ = worker_info()
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    has_chief = "chief" in config.get("cluster", {})
+    return kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
+
+
+# --------------------------------------------------------------------------- input pipeline
+
+
+def distributed_batches(strategy, ids, sequence_length: int, global_batch: int, seed: int, start_step: int,
+                        total_steps: int):
+    """Per-replica ``(inputs, targets)`` for steps ``start_step … total_steps−1``.
+
+    The global batch of step s is :func:`solutions.ch05.random_windows` (seed, s).
+    Input pipeline w (one per worker) takes rows [w·l·b, (w+1)·l·b) of it, l local
+    replicas of b = B / R rows each, and hands consecutive b-row slices to its
+    local replicas: together the replicas see the global batch exactly once.
+    """
+    import tensorflow as tf
+
+    from solutions.ch05 import random_windows
+
+    replicas = strategy.num_replicas_in_sync
+    if global_batch % replicas:
+        raise ValueError(f"global batch {global_batch} must be a multiple of the {replicas} replicas in sync")
+    ids = np.asarray(ids, dtype=np.int32)
+
+    def dataset_fn(context):
+        b = context.get_per_replica_batch_size(global_batch)
+        local = context.num_replicas_in_sync // context.num_input_pipelines
+        first = context.input_pipeline_id * local * b
+        token_ids = tf.constant(ids)
+
+        def slices_of_step(step):
+            window = random_windows(token_ids, sequence_length, global_batch, seed, step)[first:first + local * b]
+            return tf.data.Dataset.from_tensor_slices(tf.reshape(window, [local, b, sequence_length + 1]))
+
+        dataset = tf.data.Dataset.range(start_step, total_steps).flat_map(slices_of_step)
+        return dataset.map(lambda w: (w[:, :-1], w[:, 1:])).prefetch(2)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def fit_dataset(ids, sequence_length: int, global_batch: int, seed: int, steps: int):
+    """The same global batches as a plain ``tf.data.Dataset`` of (inputs, targets), for ``model.fit``.
+
+    Under a strategy, ``fit`` splits each global batch across the replicas itself.
+    """
+    import tensorflow as tf
+
+    from solutions.ch05 import random_windows
+
+    token_ids = tf.constant(np.asarray(ids, dtype=np.int32))
+    windows = tf.data.Dataset.range(steps).map(
+        lambda step: random_windows(token_ids, sequence_length, global_batch, seed, step))
+    return windows.map(lambda w: (w[:, :-1], w[:, 1:])).prefetch(2)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def make_evaluator(model, val_ids, sequence_length: int, max_tokens: int | None = 65_536, batch_size: int = 64):
+    """A function () → mean next-token cross-entropy (nats/token) on the validation windows.
+
+    Runs on this process alone (no collectives), so every worker computes the
+    same number from its copy of the weights.
+    """
+    import tensorflow as tf
+
+    from solutions.ch05 import validation_windows
+
+    windows = validation_windows(val_ids, sequence_length, max_tokens)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, sequence_length + 1], tf.int32)])
+    def summed_loss(w):
+        logits = model(w[:, :-1], training=False)
+        return tf.reduce_sum(tf.keras.losses.sparse_categorical_crossentropy(w[:, 1:], logits, from_logits=True))
+
+    def evaluate() -> float:
+        total = sum(float(summed_loss(windows[i:i + batch_size])) for i in range(0, len(windows), batch_size))
+        return total / (len(windows) * sequence_length)
+
+    return evaluate
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class RunConfig:
+    """What fixes a training run's result, besides the model shape and the text."""
+
+    steps: int = 1000
+    global_batch: int = 32
+    seed: int = 0
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    precision: str = "float32"
+    jit_compile: bool = False
+    checkpoint_every: int = 100
+    eval_every: int = 0  # 0: evaluate (and sample) only at the end
+    val_tokens: int | None = 65_536
+    sample_prompt: str = ""
+    sample_tokens: int = 120
+    log_every: int = 10
+
+    def identity(self) -> dict:
+        """The settings a resumed run must share with the run it resumes."""
+        return {"global_batch": self.global_batch, "seed": self.seed, "learning_rate": self.learning_rate,
+                "weight_decay": self.weight_decay, "precision": self.precision}
+
+
+@dataclass
+class TrainResult:
+    model: object
+    val_loss: float
+    start_step: int
+    steps: int
+    train_losses: list = field(default_factory=list)  # (step, loss)
+    val_losses: list = field(default_factory=list)  # (step, val loss)
+    samples: list = field(default_factory=list)  # (step, text)
+    tokens_per_sec: float = float("nan")
+
+
+def make_progress(total: int, start: int):
+    """``update(step, loss)``: Keras's progress bar in a terminal or notebook, a plain line per 10% in a log."""
+    import keras
+
+    if sys.stdout.isatty() or "ipykernel" in sys.modules:
+        bar = keras.utils.Progbar(total, stateful_metrics=["loss"])
+        bar.update(start)
+        return lambda step, loss: bar.update(step, [("loss", loss)])
+    every = max(1, total // 10)
+    begun = time.perf_counter()
+
+    def update(step, loss):
+        if step % every == 0 or step == total:
+            print(f"step {step}/{total}  loss {loss:.4f}  ({time.perf_counter() - begun:.0f} s)", flush=True)
+
+    return update
+
+
+def text_fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _check_or_write_run_file(out: Path, record: dict, chief: bool) -> None:
+    path = out / RUN_FILE
+    if path.exists():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        for key in ("model", "run", "text", "vocabulary"):
+            if saved.get(key) != record.get(key):
+                raise ValueError(
+                    f"{out} holds a run with a different {key} ({saved.get(key)!r} vs {record.get(key)!r}); "
+                    "use a new --out directory, or the same settings to resume it"
+                )
+    elif chief:
+        out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+class PeerWatchdog:
+    """Ends the process with a clear message when the first training step has not finished in time.
+
+    A multi-worker job waits for every worker named in TF_CONFIG; without this a
+    missing peer means waiting forever.
+    """
+
+    def __init__(self, seconds: float | None, message: str):
+        self.timer = None
+        if seconds:
+            def expire():
+                print(f"error: {message} (no training step finished within {seconds:g} s)", file=sys.stderr,
+                      flush=True)
+                os._exit(3)
+
+            self.timer = threading.Timer(seconds, expire)
+            self.timer.daemon = True
+            self.timer.start()
+
+    def cancel(self):
+        if self.timer is not None:
+            self.timer.cancel()
+
+
+def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str = "", verbose: bool = True,
+          peer_timeout: float | None = None, log=print) -> TrainResult:
+    """Train a :class:`solutions.gpt.GPT` with a custom loop under ``strategy``; resume from ``out``.
+
+    ``data`` is a :class:`solutions.ch05.TextData`. With ``out``, the chief keeps
+    checkpoints (every ``run.checkpoint_every`` steps and at the end), the final
+    weights, TensorBoard logs and the history there; other workers write to
+    ``out/worker_<i>`` (two workers must not share a checkpoint directory). A
+    run started again with the same ``out`` restores the latest checkpoint —
+    weights, optimizer state and step — and continues to ``run.steps``; as the
+    batches are a function of the step, it ends where an uninterrupted run does.
+    """
+    import keras
+    import tensorflow as tf
+
+    from solutions.gpt import build_gpt, generate_text, per_sequence_loss
+
+    kind, index, workers = worker_info() if isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy) else ("worker", 0, 1)
+    chief = workers == 1 or is_chief()
+    say = log if (verbose and chief) else (lambda *a, **k: None)
+    watchdog = PeerWatchdog(peer_timeout if workers > 1 else None,
+                            f"{kind} {index}: not all {workers} workers of TF_CONFIG joined")
+
+    own_dir = checkpoint_dir = logs_dir = None
+    if out is not None:
+        out = Path(out)
+        own_dir = out if chief else out / f"worker_{index}"
+        own_dir.mkdir(parents=True, exist_ok=True)
+        record = {"model": model_config.to_dict(), "run": run.identity(), "text": text_id,
+                  "vocabulary": "".join(data.tokenizer.vocabulary)}
+        _check_or_write_run_file(out, record, chief)
+        checkpoint_dir = out / CHECKPOINT_DIR
+        logs_dir = out / "logs"
+
+    keras.mixed_precision.set_dtype_policy(run.precision)
+    keras.utils.set_random_seed(run.seed)
+    with strategy.scope():
+        model = build_gpt(model_config)
+        optimizer = keras.optimizers.AdamW(run.learning_rate, weight_decay=run.weight_decay)
+        if run.precision == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        optimizer.build(model.trainable_variables)
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+
+    manager = None
+    if checkpoint_dir is not None:
+        # Every worker saves (saving may need all of them); only the chief's copy is the real one.
+        own_checkpoints = checkpoint_dir if chief else own_dir / CHECKPOINT_DIR
+        manager = tf.train.CheckpointManager(checkpoint, str(own_checkpoints), max_to_keep=2)
+        latest = tf.train.latest_checkpoint(str(checkpoint_dir))
+        if latest:
+            checkpoint.restore(latest).assert_existing_objects_matched()
+    start = int(step.numpy())
+    if start:
+        say(f"resuming from step {start} of {run.steps} ({checkpoint_dir})")
+
+    evaluate = make_evaluator(model, data.val_ids, model_config.sequence_length, run.val_tokens)
+    prompt = run.sample_prompt or data.tokenizer.decode(data.val_ids[:1])
+
+    def step_fn(inputs, targets):
+        with tf.GradientTape() as tape:
+            logits = model(inputs, training=True)
+            loss = tf.nn.compute_average_loss(per_sequence_loss(targets, logits), global_batch_size=run.global_batch)
+            scaled = optimizer.scale_loss(loss)  # × the loss scale under mixed_float16, else unchanged
+        gradients = tape.gradient(scaled, model.trainable_variables)
+        # Sparse embedding gradients (tf.IndexedSlices) with repeated ids made dense: Keras 3.15's Adam
+        # squares them slice by slice, which is wrong when an id repeats (see solutions.gpt.GPT.build).
+        gradients = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gradients]
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss
+
+    if run.jit_compile and strategy.num_replicas_in_sync == 1 and workers == 1:
+        step_fn = tf.function(step_fn, jit_compile=True)  # XLA: one device only
+
+    @tf.function
+    def train_step(iterator):
+        per_replica_loss = strategy.run(step_fn, args=next(iterator))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica_loss, axis=None)
+
+    result = TrainResult(model, float("nan"), start, run.steps)
+    writer = tf.summary.create_file_writer(str(logs_dir)) if (logs_dir is not None and chief) else None
+    if start < run.steps:
+        batches = distributed_batches(strategy, data.train_ids, model_config.sequence_length, run.global_batch,
+                                      run.seed, start, run.steps)
+        iterator = iter(batches)
+        progress = make_progress(run.steps, start) if (verbose and chief) else None
+        timer, timed_steps = time.perf_counter(), 0
+        for current in range(start + 1, run.steps + 1):
+            loss = float(train_step(iterator))
+            watchdog.cancel()
+            step.assign(current)
+            if current == start + 1:
+                timer, timed_steps = time.perf_counter(), 0  # leave tracing out of the speed
+            else:
+                timed_steps += 1
+            if current % run.log_every == 0 or current == run.steps:
+                result.train_losses.append((current, loss))
+                if writer is not None:
+                    with writer.as_default(step=current):
+                        tf.summary.scalar("train_loss", loss)
+            if progress is not None:
+                progress(current, loss)
+            at_eval = run.eval_every and current % run.eval_every == 0 and current != run.steps
+            if at_eval:
+                val = evaluate()
+                sample = generate_text(model, data.tokenizer, prompt, run.sample_tokens, temperature=0.8,
+                                       seed=run.seed)
+                result.val_losses.append((current, val))
+                result.samples.append((current, sample))
+                say(f"\nstep {current}: val_loss {val:.4f}\n  {sample!r}")
+                if writer is not None:
+                    with writer.as_default(step=current):
+                        tf.summary.scalar("val_loss", val)
+                        tf.summary.text("sample", sample)
+            if manager is not None and (current % run.checkpoint_every == 0 or current == run.steps):
+                manager.save(checkpoint_number=current)
+        seconds = time.perf_counter() - timer
+        if timed_steps:
+            result.tokens_per_sec = timed_steps * run.global_batch * model_config.sequence_length / seconds
+    watchdog.cancel()
+
+    result.val_loss = evaluate()
+    result.val_losses.append((run.steps, result.val_loss))
+    if own_dir is not None:
+        model.save_weights(str(own_dir / WEIGHTS_FILE))
+    if writer is not None:
+        with writer.as_default(step=run.steps):
+            tf.summary.scalar("val_loss", result.val_loss)
+        writer.flush()
+    if own_dir is not None and chief:
+        history_path = own_dir / HISTORY_FILE
+        history = json.loads(history_path.read_text()) if history_path.exists() and start else {}
+        history = {
+            "train_loss": [p for p in history.get("train_loss", []) if p[0] <= start] + result.train_losses,
+            "val_loss": [p for p in history.get("val_loss", []) if p[0] <= start] + result.val_losses,
+        }
+        history_path.write_text(json.dumps(history))
+    return result
+
+
+def load_trained(out):
+    """``(model, tokenizer, record)`` of the run saved in ``out`` (latest checkpoint), for sampling."""
+    import tensorflow as tf
+
+    from solutions.ch01 import CharTokenizer
+    from solutions.gpt import GPTConfig, build_gpt
+
+    out = Path(out)
+    path = out / RUN_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{out} holds no training run ({RUN_FILE} is missing); train with --out {out} first")
+    record = json.loads(path.read_text(encoding="utf-8"))
+    model = build_gpt(GPTConfig(**record["model"]))
+    latest = tf.train.latest_checkpoint(str(out / CHECKPOINT_DIR))
+    if latest is None:
+        raise FileNotFoundError(f"{out} has no checkpoint yet")
+    tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+    return model, CharTokenizer(record["vocabulary"]), record
