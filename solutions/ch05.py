@@ -117,7 +117,7 @@ def perplexity(y_true, logits):
     z = z - z.max(axis=-1, keepdims=True)
     log_softmax = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
     log_p = np.take_along_axis(log_softmax, y_true[..., None], axis=-1)
-    return np.float32(np.exp(-log_p.mean()))
+    return float(np.exp(-log_p.mean()))  # float64: e^L stays finite for L up to ~709 nats
 
 
 # --------------------------------------------------------------------------- tokenizers
