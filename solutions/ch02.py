@@ -16,10 +16,13 @@ Encoder–decoder with teacher forcing (source x of S tokens, target y of T toke
     L           = −(1/N) Σ_{unpadded (b, t)} log P(y_t | y_<t, x)          N = number of unpadded targets
 
 Everything a later chapter needs is importable from here: the dataset
-(:func:`load_translation_data`), the :class:`Vocabulary`, :func:`build_seq2seq`,
-:func:`train_seq2seq`, :func:`greedy_decode`, :func:`translate` and the evaluation
-(:func:`exact_match`, :func:`token_accuracy`, :func:`accuracy_by_length`,
-:func:`plot_accuracy_by_length`).
+(:func:`load_translation_data` → :class:`TranslationData` of :class:`Split` arrays), the
+:class:`Vocabulary`, :func:`build_seq2seq`, :func:`train_seq2seq` (any
+``[encoder_inputs, decoder_inputs] → logits`` model), :func:`greedy_decode` (this model's
+LSTM states) and :func:`greedy_decode_full` (any such model, e.g. with attention),
+:func:`translate`, and the evaluation (:func:`evaluate`, :func:`exact_match`,
+:func:`token_accuracy`, :func:`accuracy_by_length`, :func:`plot_accuracy_by_length`,
+:func:`prediction_table`). The exercise functions are leaves: nothing here calls them.
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ def translate(words: list, lexicon: dict) -> list:
 def make_splits(rng: random.Random, lexicon: dict) -> dict:
     """Sample each split length by length; validation and test sentences are distinct and never in train.
 
-    Short sentences are few (there are about a thousand of 3 words), so the training split
+    Short sentences are few (a few thousand distinct ones of 3 words), so the training split
     may repeat one; the held-out splits never do, and never share a sentence with training.
     """
     splits = {name: [] for name in PER_LENGTH}
