@@ -32,7 +32,10 @@ import weakref
 
 import numpy as np
 
-from course.validation import as_array, require_positive_int
+from course.validation import as_array, require_positive_int  # importing `course` pins Keras to TensorFlow
+
+import keras  # noqa: E402  (after `course`)
+from keras import ops  # noqa: E402
 
 # --------------------------------------------------------------------------- exercises
 
@@ -142,9 +145,6 @@ def multi_head_self_attention(x, wq, wk, wv, wo, num_heads, mask=None):
 
 
 # --------------------------------------------------------------------------- Keras layers (reused by chapter 5)
-
-import keras  # noqa: E402
-from keras import ops  # noqa: E402
 
 _SERIALIZABLE_PACKAGE = "course_ch04"
 
