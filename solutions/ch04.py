@@ -221,7 +221,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             scores = ops.where(attend, scores, ops.full_like(scores, -1e9))
         # one key (the first step of decoding) has weight 1; Keras warns about a softmax over one entry
         weights = ops.ones_like(scores) if scores.shape[-1] == 1 else ops.softmax(scores, axis=-1)
-        if attend is not None:
+        if mask is not None or attention_mask is not None:  # (a causal row always keeps its own key)
             weights = weights * ops.cast(attend, "float32")  # a row with every key masked attends to nothing
         weights = ops.cast(weights, self.compute_dtype)
         heads = ops.matmul(self.attention_dropout(weights, training=training), v)  # (b, h, t, dh)
