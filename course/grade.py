@@ -406,6 +406,9 @@ def parse_arguments(argv=None):
 
 def main(argv=None) -> int:
     arguments = parse_arguments(argv)
+    if os.name != "posix":
+        print("error: the grader runs on Linux or macOS (on Windows, use WSL 2)", file=sys.stderr)
+        return 2
     paths = expand(arguments.submissions)
     try:
         first = exercises()[0]

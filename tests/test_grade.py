@@ -304,6 +304,21 @@ def test_tensorflow_answers_are_graded_with_enough_memory(tmp_path):
 
 
 @pytest.mark.slow
+def test_parallel_jobs_keep_the_order(tmp_path):
+    names = ["perfect.ipynb", "infinite loop.ipynb", "exits.ipynb", "escapes.ipynb"]
+    out = tmp_path / "grades.csv"
+    process, seconds, scratch = run_grader([*(SUBMISSIONS / n for n in names), "--out", out, "--timeout", TIMEOUT,
+                                            "--memory-mb", 1024, "--jobs", 2], tmp_path)
+    assert process.returncode == 0, process.stderr[-2000:]
+    rows = read_gradebook(out)
+    assert list(rows) == names
+    assert [rows[n]["total"] for n in names] == ["4", "3", "2", "2"]
+    assert seconds < 60  # measured 6 s: the timeout of one, the others beside it
+    time.sleep(0.5)
+    assert leftover_processes(str(scratch)) == []
+
+
+@pytest.mark.slow
 def test_an_interrupted_run_keeps_the_rows_it_made(tmp_path):
     out = tmp_path / "grades.csv"
     scratch = tmp_path / "tmp"
