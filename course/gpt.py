@@ -91,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--val-tokens", type=_positive_int, default=65_536,
                      help="validation targets evaluated, from the start of the validation split (default: %(default)s)")
     run.add_argument("--peer-timeout", type=float, default=600.0,
-                     help="multiworker: give up when the first step has not finished after this many seconds, "
-                          "e.g. because a worker never started (default: %(default)s)")
+                     help="multiworker: exit (status 1) when the first step has not finished after this many "
+                          "seconds, e.g. because a worker never started; 0 waits forever (default: %(default)s)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or samples, only the last line")
 
     s = commands.add_parser("sample", help="continue a prompt with a trained model",
@@ -125,8 +125,12 @@ def command_train(args) -> float:
         _fail(f"--text: {error}" if args.text and "--text" not in str(error) else str(error))
 
     # Then the strategy: logical CPU devices and MultiWorkerMirroredStrategy must exist before any other TF op.
-    from solutions.gpt_train import is_chief, make_strategy
+    from solutions.gpt_train import PeerWatchdog, is_chief, make_strategy, worker_info
 
+    watchdog = None
+    if args.strategy == "multiworker":
+        kind, index, workers = worker_info()
+        watchdog = PeerWatchdog(args.peer_timeout, f"{kind} {index}: waiting for the {workers} workers of TF_CONFIG")
     try:
         strategy = make_strategy(args.strategy, args.replicas)
     except ValueError as error:
@@ -163,7 +167,7 @@ def command_train(args) -> float:
               f"unigram {rates['unigram']:.3f}, bigram {rates['bigram']:.3f}{entropy}", flush=True)
     try:
         result = train(strategy, data, config, run, out=args.out, text_id=text_fingerprint(text), verbose=verbose,
-                       peer_timeout=args.peer_timeout if args.strategy == "multiworker" else None)
+                       watchdog=watchdog)
     except ValueError as error:
         _fail(str(error))
     if verbose and chief and result.steps > result.start_step and result.tokens_per_sec == result.tokens_per_sec:
@@ -234,6 +238,7 @@ class ProcessResult:
     stdout: str
     stderr: str
     seconds: float
+    pid: int = 0  # also the id of its process group
 
     @property
     def killed(self) -> bool:
@@ -270,7 +275,7 @@ def run_processes(commands: list, envs: list, timeout: float, cwd=None) -> list:
         for process, code, out, err in results:
             out.seek(0)
             err.seek(0)
-            outputs.append(ProcessResult(code, out.read(), err.read(), time.monotonic() - start))
+            outputs.append(ProcessResult(code, out.read(), err.read(), time.monotonic() - start, process.pid))
             out.close()
             err.close()
     return outputs

@@ -31,7 +31,6 @@ import hashlib
 import json
 import os
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,31 +267,34 @@ def _check_or_write_run_file(out: Path, record: dict, chief: bool) -> None:
 
 
 class PeerWatchdog:
-    """Ends the process with a clear message when the first training step has not finished in time.
+    """Ends the process when the first training step has not finished within ``seconds``.
 
-    A multi-worker job waits for every worker named in TF_CONFIG; without this a
-    missing peer means waiting forever.
+    A multi-worker job waits for every worker named in TF_CONFIG — creating
+    ``MultiWorkerMirroredStrategy`` already blocks until they all answer — and
+    while it waits it holds Python's interpreter lock and ignores SIGTERM, so a
+    Python timer thread could never fire. ``faulthandler``'s timer runs in C
+    without that lock: at the deadline it prints where the process is stuck
+    (stderr) and exits with status 1. Start it before the strategy.
     """
 
     def __init__(self, seconds: float | None, message: str):
-        self.timer = None
-        if seconds:
-            def expire():
-                print(f"error: {message} (no training step finished within {seconds:g} s)", file=sys.stderr,
-                      flush=True)
-                os._exit(3)
+        import faulthandler
 
-            self.timer = threading.Timer(seconds, expire)
-            self.timer.daemon = True
-            self.timer.start()
+        self.active = bool(seconds)
+        if self.active:
+            print(f"{message}; giving up after {seconds:g} s without a finished step", file=sys.stderr, flush=True)
+            faulthandler.dump_traceback_later(seconds, exit=True, file=sys.stderr)
 
     def cancel(self):
-        if self.timer is not None:
-            self.timer.cancel()
+        import faulthandler
+
+        if self.active:
+            faulthandler.cancel_dump_traceback_later()
+            self.active = False
 
 
 def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str = "", verbose: bool = True,
-          peer_timeout: float | None = None, log=print) -> TrainResult:
+          watchdog: PeerWatchdog | None = None, log=print) -> TrainResult:
     """Train a :class:`solutions.gpt.GPT` with a custom loop under ``strategy``; resume from ``out``.
 
     ``data`` is a :class:`solutions.ch05.TextData`. With ``out``, the chief keeps
@@ -302,6 +304,8 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
     run started again with the same ``out`` restores the latest checkpoint —
     weights, optimizer state and step — and continues to ``run.steps``; as the
     batches are a function of the step, it ends where an uninterrupted run does.
+    A ``watchdog`` (started before the strategy, whose creation already waits for
+    the other workers) is cancelled once the first step has run.
     """
     import keras
     import tensorflow as tf
@@ -312,8 +316,7 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
         strategy, tf.distribute.MultiWorkerMirroredStrategy) else ("worker", 0, 1)
     chief = workers == 1 or is_chief()
     say = log if (verbose and chief) else (lambda *a, **k: None)
-    watchdog = PeerWatchdog(peer_timeout if workers > 1 else None,
-                            f"{kind} {index}: not all {workers} workers of TF_CONFIG joined")
+    watchdog = watchdog or PeerWatchdog(None, "")
 
     own_dir = checkpoint_dir = logs_dir = None
     if out is not None:
