@@ -1,0 +1,119 @@
+"""`python -m course.gpt` and `python -m course.bench gpt` keep CONTRACT.md: --help on every command,
+clear errors for bad input, any UTF-8 text (Chinese included), and the last lines the contract names."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHINESE = ROOT / "tests" / "data" / "chinese_stories.txt"
+TINY = ["--layers", "1", "--heads", "2", "--d-model", "32", "--seq-len", "16", "--global-batch", "4",
+        "--precision", "float32", "--val-tokens", "512", "--eval-every", "0"]
+
+
+def run(*args, timeout=300):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.parametrize("command", [["course.gpt"], ["course.gpt", "train"], ["course.gpt", "sample"],
+                                     ["course.bench"], ["course.bench", "gpt"]])
+def test_every_command_has_help(command):
+    result = run(*command, "--help", timeout=60)
+    assert result.returncode == 0 and "usage:" in result.stdout
+
+
+def test_help_names_the_contract_options():
+    train = run("course.gpt", "train", "--help", timeout=60).stdout
+    for option in ("--text", "--strategy", "--replicas", "--steps", "--global-batch", "--seed", "--out"):
+        assert option in train
+    sample = run("course.gpt", "sample", "--help", timeout=60).stdout
+    for option in ("--out", "--prompt", "--max-tokens", "--temperature", "--top-k", "--top-p", "--seed"):
+        assert option in sample
+    bench = run("course.bench", "gpt", "--help", timeout=60).stdout
+    for option in ("--layers", "--heads", "--d-model", "--seq-len", "--batch", "--vocab", "--steps"):
+        assert option in bench
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "is empty"),
+    (b"caf\xe9 au lait\n" * 40, "is not UTF-8 text (invalid byte 0xe9 at offset 3)"),
+    ("short text\n".encode(), "at least 34 are needed"),
+    (("one line.\n" * 12).encode(), "too short for a context of 16 characters"),  # 12-character validation part
+])
+def test_bad_text_files_get_a_clear_error(tmp_path, content, message):
+    path = tmp_path / "mine.txt"
+    path.write_bytes(content)
+    result = run("course.gpt", "train", "--text", str(path), *TINY, "--steps", "1", timeout=120)
+    assert result.returncode == 2
+    assert message in result.stderr and "--text" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_text_file_and_bad_options():
+    result = run("course.gpt", "train", "--text", "no/such/file.txt", timeout=60)
+    assert result.returncode == 2 and "text file not found" in result.stderr
+    assert run("course.gpt", "train", "--steps", "0", timeout=60).returncode == 2
+    assert run("course.gpt", "train", "--strategy", "cluster", timeout=60).returncode == 2
+    assert "argument --top-p: expected a number in (0, 1]" in run("course.gpt", "sample", "--out", "x", "--prompt", "a", "--top-p", "2",
+                                   timeout=60).stderr
+
+
+@pytest.mark.slow
+def test_multiworker_without_tf_config_is_refused():
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    result = subprocess.run([sys.executable, "-m", "course.gpt", "train", "--strategy", "multiworker", *TINY],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "TF_CONFIG" in result.stderr
+
+
+@pytest.mark.slow
+def test_global_batch_must_divide_among_replicas():
+    result = run("course.gpt", "train", "--strategy", "mirrored", "--replicas", "2", *TINY[:-4], "--global-batch",
+                 "5", "--steps", "1", timeout=120)
+    assert result.returncode == 2 and "--global-batch 5 must be a multiple of the 2 replicas" in result.stderr
+
+
+@pytest.mark.slow
+def test_chinese_text_trains_samples_and_resumes_only_with_the_same_settings(tmp_path):
+    out = tmp_path / "zh"
+    result = run("course.gpt", "train", "--text", str(CHINESE), *TINY, "--steps", "3", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"val_loss=\d+\.\d+", last)
+    assert 2.0 < float(last.split("=")[1]) < 6.0  # ~log(81) = 4.4 after 3 steps from a random start
+
+    sample = run("course.gpt", "sample", "--out", str(out), "--prompt", "有一天", "--max-tokens", "12", "--top-k",
+                 "5", "--top-p", "0.9", "--seed", "1")
+    assert sample.returncode == 0, sample.stderr[-2000:]
+    text = sample.stdout.strip()
+    assert text.startswith("有一天") and len(text) == 3 + 12
+
+    unknown = run("course.gpt", "sample", "--out", str(out), "--prompt", "hello")
+    assert unknown.returncode == 2 and "--prompt" in unknown.stderr and "not in the vocabulary" in unknown.stderr
+
+    different = run("course.gpt", "train", "--text", str(CHINESE), *TINY, "--steps", "3", "--seed", "1",
+                    "--out", str(out))
+    assert different.returncode == 2 and "holds a run with a different run" in different.stderr
+
+
+@pytest.mark.slow
+def test_sample_needs_a_trained_run(tmp_path):
+    result = run("course.gpt", "sample", "--out", str(tmp_path), "--prompt", "one day")
+    assert result.returncode == 2 and "holds no training run" in result.stderr
+
+
+@pytest.mark.slow
+def test_bench_prints_tokens_per_second_and_parameters():
+    result = run("course.bench", "gpt", "--layers", "1", "--d-model", "32", "--heads", "2", "--seq-len", "16",
+                 "--batch", "4", "--steps", "3", "--warmup", "1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    match = re.fullmatch(r"tokens_per_sec=(\d+\.\d+) params=(\d+)", result.stdout.strip().splitlines()[-1])
+    assert match and float(match.group(1)) > 0
+    # by hand (d=32, m=4d=128): 65·32 + 16·32 + (4·32² + 4·32) + (2·32·128 + 128 + 32) + 4·32 + 2·32 = 15,360
+    assert int(match.group(2)) == 15_360
