@@ -129,54 +129,35 @@ def mask_pixels(x, rate: float, seed: int = 0):
 # --------------------------------------------------------------------------- models
 
 
-def _keras():
-    import keras
-
-    return keras
+import keras  # noqa: E402  (below the exercises, which need only NumPy)
 
 
-def masking_noise_layer(rate: float, seed: int = 0):
-    """A :class:`MaskingNoise` layer (built lazily so importing this module does not import Keras)."""
-    return _masking_noise_class()(rate, seed=seed)
+@keras.saving.register_keras_serializable(package="course_ch03")
+class MaskingNoise(keras.layers.Layer):
+    """Training-time corruption: each input value is set to 0 with probability ``rate``.
 
+    Like ``keras.layers.Dropout`` it draws a fresh mask every step and is the
+    identity at inference, but it does not rescale the kept values by
+    1/(1 − rate): the input should look like a digit with missing ink, not a
+    brighter one.
+    """
 
-_MASKING_NOISE = None
+    def __init__(self, rate, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"rate must be in [0, 1), got {rate}")
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
 
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0.0:
+            return inputs
+        u = keras.random.uniform(keras.ops.shape(inputs), seed=self.seed_generator)
+        return keras.ops.where(u >= self.rate, inputs, keras.ops.zeros_like(inputs))
 
-def _masking_noise_class():
-    global _MASKING_NOISE
-    if _MASKING_NOISE is not None:
-        return _MASKING_NOISE
-    keras = _keras()
-
-    class MaskingNoise(keras.layers.Layer):
-        """Training-time corruption: each input value is set to 0 with probability ``rate``.
-
-        Like ``keras.layers.Dropout`` it draws a fresh mask every step and is the
-        identity at inference, but it does not rescale the kept values by
-        1/(1 − rate): the input should look like a digit with missing ink, not a
-        brighter one.
-        """
-
-        def __init__(self, rate, seed=0, **kwargs):
-            super().__init__(**kwargs)
-            if not 0.0 <= rate < 1.0:
-                raise ValueError(f"rate must be in [0, 1), got {rate}")
-            self.rate = float(rate)
-            self.seed = seed
-            self.seed_generator = keras.random.SeedGenerator(seed)
-
-        def call(self, inputs, training=False):
-            if not training or self.rate == 0.0:
-                return inputs
-            u = keras.random.uniform(keras.ops.shape(inputs), seed=self.seed_generator)
-            return keras.ops.where(u >= self.rate, inputs, keras.ops.zeros_like(inputs))
-
-        def get_config(self):
-            return {**super().get_config(), "rate": self.rate, "seed": self.seed}
-
-    _MASKING_NOISE = MaskingNoise
-    return MaskingNoise
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
 def make_autoencoder(
@@ -207,7 +188,6 @@ def make_autoencoder(
 
     The model has ``.encoder`` and ``.decoder`` sub-models for encoding and generating.
     """
-    keras = _keras()
     latent_dim = require_positive_int(latent_dim, "latent_dim")
     input_dim = require_positive_int(input_dim, "input_dim")
     if loss not in ("mse", "bce"):
@@ -230,29 +210,23 @@ def make_autoencoder(
         name="decoder",
     )
     inputs = keras.Input((input_dim,), name="image")
-    corrupted = masking_noise_layer(noise_rate, seed=seed)(inputs) if noise_rate else inputs
+    corrupted = MaskingNoise(noise_rate, seed=seed)(inputs) if noise_rate else inputs
     model = keras.Model(inputs, decoder(encoder(corrupted)), name=f"autoencoder_{latent_dim}")
     model.encoder, model.decoder = encoder, decoder
     keras_loss = keras.losses.MeanSquaredError() if loss == "mse" else keras.losses.BinaryCrossentropy()
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras_loss,
-        loss_weights=float(input_dim),
-        steps_per_execution=32,  # a tiny model: run many steps per call, or Keras's bookkeeping dominates
-    )
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras_loss, loss_weights=float(input_dim))
     return model
 
 
 def train_autoencoder(model, x_train, epochs: int = 300, batch_size: int = 256, seed: int = 0) -> list:
     """Fit ``model`` to reproduce ``x_train`` (input = target = the clean images); returns the loss per epoch.
 
-    The data go in as a shuffled, batched, repeated ``tf.data`` pipeline so that
-    ``steps_per_execution`` can run many steps per call: for a model this small
-    that is several times faster than ``fit`` on NumPy arrays.
+    The images go in as a ``tf.data`` pipeline (reshuffled every epoch, then
+    batched): for a model this small, ``fit`` on NumPy arrays spends several
+    times longer slicing batches in Python than computing them.
     """
     import tensorflow as tf
 
-    keras = _keras()
     x_train = as_array(x_train, "x_train", ndim=2, dtype="float")
     epochs = require_positive_int(epochs, "epochs")
     batch_size = require_positive_int(batch_size, "batch_size")
@@ -261,10 +235,8 @@ def train_autoencoder(model, x_train, epochs: int = 300, batch_size: int = 256, 
         tf.data.Dataset.from_tensor_slices((x_train, x_train))
         .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
-        .repeat()
     )
-    steps = -(-len(x_train) // batch_size)
-    history = model.fit(dataset, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=0)  # shuffled above
+    history = model.fit(dataset, epochs=epochs, shuffle=False, verbose=0)  # shuffle=False: the pipeline shuffles
     return history.history["loss"]
 
 
@@ -274,13 +246,11 @@ def reconstruct(model, x):
     A direct call rather than ``model.predict``: for a few hundred small images it is
     faster and compiles nothing.
     """
-    keras = _keras()
     return keras.ops.convert_to_numpy(model(as_array(x, "x", ndim=2, dtype="float"), training=False))
 
 
 def encode(model, x):
     """The codes z = encoder(x), float32 (n, latent_dim)."""
-    keras = _keras()
     return keras.ops.convert_to_numpy(model.encoder(as_array(x, "x", ndim=2, dtype="float"), training=False))
 
 
@@ -291,7 +261,6 @@ def reconstruction_error(x, x_hat, kind: str = "mse") -> float:
     ``kind`` "mse" uses ``keras.losses.mean_squared_error``; "bce" uses
     ``keras.losses.binary_crossentropy`` (which clips probabilities to [1e-7, 1 − 1e-7]).
     """
-    keras = _keras()
     x = as_array(x, "x", ndim=2, dtype="float")
     x_hat = as_array(x_hat, "x_hat", ndim=2, dtype="float")
     require_same_shape(x, x_hat, "x", "x_hat")
@@ -343,7 +312,6 @@ def logit_gradients(z, target: float = 1.0) -> dict:
     """
     import tensorflow as tf
 
-    keras = _keras()
     a = tf.Variable(as_array(z, "z", ndim=1, dtype="float").astype(np.float32)[:, None])
     x = tf.fill(tf.shape(a), float(target))
     with tf.GradientTape(persistent=True) as tape:
@@ -363,7 +331,6 @@ def first_step_size(optimizer: str, loss_scale: float, x, learning_rate: float =
     """
     import tensorflow as tf
 
-    keras = _keras()
     x = as_array(x, "x", ndim=2, dtype="float")
     model = make_autoencoder(4, input_dim=x.shape[1], hidden_units=(16,), seed=seed)
     opt = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}[optimizer](learning_rate)

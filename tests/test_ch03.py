@@ -186,7 +186,7 @@ def test_autoencoder_rejects_bad_settings():
 
 
 def test_masking_noise_layer():
-    layer = ch03.masking_noise_layer(0.5, seed=3)
+    layer = ch03.MaskingNoise(0.5, seed=3)
     x = np.full((200, 64), 0.7, np.float32)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=False)), x)
     first = keras.ops.convert_to_numpy(layer(x, training=True))
@@ -195,7 +195,9 @@ def test_masking_noise_layer():
     assert 0.47 < np.mean(first == 0) < 0.53
     assert not np.array_equal(first, second)  # a fresh mask every step
     with pytest.raises(ValueError, match="rate must be in"):
-        ch03.masking_noise_layer(1.0)
+        ch03.MaskingNoise(1.0)
+    restored = ch03.MaskingNoise.from_config(layer.get_config())
+    assert (restored.rate, restored.seed) == (0.5, 3)
 
 
 def test_mask_pixels_is_reproducible_and_only_erases():
@@ -242,6 +244,7 @@ def test_tiny_training_run_learns(digits):
     losses = ch03.train_autoencoder(model, x, epochs=40, batch_size=128)
     after = ch03.reconstruction_error(x, ch03.reconstruct(model, x))
     assert len(losses) == 40 and losses[-1] < losses[0]
+    assert int(model.optimizer.iterations) == 40 * 4  # 512 / 128 steps per epoch
     assert after < 0.5 * before
 
 
@@ -252,5 +255,5 @@ def test_denoiser_trains_on_corrupted_inputs_against_clean_targets(digits):
     losses = ch03.train_autoencoder(model, x, epochs=5, batch_size=256)
     # The training loss is measured on corrupted inputs, so it exceeds the clean-input loss of the same weights.
     assert losses[-1] > model.evaluate(x, x, verbose=0)
-    assert isinstance(model.layers[1], ch03._masking_noise_class())
+    assert isinstance(model.layers[1], ch03.MaskingNoise)
     tf.debugging.assert_all_finite(tf.constant(losses), "losses")

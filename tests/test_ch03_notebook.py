@@ -51,14 +51,15 @@ def test_bce_floor_and_saturation(r):
 
 def test_reconstruction_error_for_each_loss(r):
     mse_model, bce_model = r["test_errors"]["mse_model"], r["test_errors"]["bce_model"]
-    assert 0.6 <= mse_model["mse"] <= 0.95  # measured 0.763 (PCA with 8 components: 1.575)
-    assert 0.6 <= bce_model["mse"] <= 1.0  # measured 0.788
-    assert 15.5 <= bce_model["bce"] <= 17.5  # measured 16.662 (floor 13.65)
-    assert 15.5 <= mse_model["bce"] <= 17.5  # measured 16.748
-    # The notebook says the two losses end up close on grey digits: within 15% on either metric (measured 3%, 0.5%).
-    assert abs(mse_model["mse"] - bce_model["mse"]) < 0.15 * mse_model["mse"]
-    assert abs(mse_model["bce"] - bce_model["bce"]) < 0.15 * (mse_model["bce"] - r["bce_floor"])
-    assert all(0.08 < value < 0.13 for value in r["greyness"].values())  # measured 0.1048 / 0.1072 / 0.1067
+    assert 0.6 <= mse_model["mse"] <= 0.95  # measured 0.760 (PCA with 8 components: 1.575)
+    assert 0.55 <= bce_model["mse"] <= 0.95  # measured 0.716
+    assert 15.5 <= bce_model["bce"] <= 17.5  # measured 16.364 (floor 13.65)
+    assert 15.5 <= mse_model["bce"] <= 17.5  # measured 16.627
+    # The notebook: the BCE model is ahead on both measures. Seeds 0–3 here: BCE lower by 0.16–0.26 nats,
+    # squared error lower by 2–6%; asserted as "lower BCE" and "squared error no more than 3% worse".
+    assert bce_model["bce"] < mse_model["bce"]
+    assert bce_model["mse"] < 1.03 * mse_model["mse"]
+    assert all(0.08 < value < 0.14 for value in r["greyness"].values())  # measured 0.1048 / 0.1127 / 0.1115
 
 
 def test_linear_autoencoder_matches_pca_and_nonlinear_beats_it(r):
@@ -66,12 +67,12 @@ def test_linear_autoencoder_matches_pca_and_nonlinear_beats_it(r):
     assert dims == ["2", "4", "8", "16"]
     assert sweep["pca"]["2"] == pytest.approx(3.393, abs=0.01)  # deterministic SVD
     assert sweep["pca"]["16"] == pytest.approx(0.739, abs=0.01)
-    for k in dims:  # measured within 0.2–0.7% of PCA at every size
+    for k in dims:  # measured within 0.1–1.1% of PCA at every size
         assert abs(sweep["linear"][k] - sweep["pca"][k]) < 0.03 * sweep["pca"][k], k
-    # The smallest code: measured 2.377 vs PCA 3.393 (30% lower); asserted at least 15% lower.
+    # The smallest code: measured 2.308 vs PCA 3.393 (32% lower; 2.31–2.41 over seeds 0–3); asserted ≥ 15% lower.
     assert 1.9 <= sweep["nonlinear"]["2"] <= 2.9
     assert sweep["nonlinear"]["2"] < 0.85 * sweep["pca"]["2"]
-    for k in dims:  # measured 2.377, 1.424, 0.763, 0.388: below PCA at every size
+    for k in dims:  # measured 2.308, 1.349, 0.760, 0.391: below PCA at every size
         assert sweep["nonlinear"][k] < sweep["pca"][k], k
     errors = [sweep["nonlinear"][k] for k in dims]
     assert errors == sorted(errors, reverse=True)  # a wider bottleneck loses less
@@ -79,13 +80,13 @@ def test_linear_autoencoder_matches_pca_and_nonlinear_beats_it(r):
 
 def test_two_dimensional_codes_keep_classes_apart(r):
     assert 0.58 <= r["latent_knn_accuracy"]["PCA"] <= 0.70  # measured 0.636
-    assert r["latent_knn_accuracy"]["autoencoder"] >= 0.70  # measured 0.793
+    assert r["latent_knn_accuracy"]["autoencoder"] >= 0.70  # measured 0.773 (0.75–0.81 over seeds 0–3)
     assert r["latent_knn_accuracy"]["autoencoder"] > r["latent_knn_accuracy"]["PCA"] + 0.05
 
 
 def test_denoiser_repairs_corrupted_inputs_better_than_the_plain_autoencoder(r):
     d = r["denoising"]
     assert d["corrupted_input_itself"] == pytest.approx(7.483, abs=0.01)  # fixed mask, data only
-    assert 1.0 <= d["denoiser_on_corrupted"] <= 1.9  # measured 1.372
-    assert d["denoiser_on_corrupted"] < 0.5 * d["plain_on_corrupted"]  # measured 1.372 vs 5.470
-    assert d["plain_on_clean"] < d["denoiser_on_clean"]  # measured 0.388 vs 0.874: the price on clean input
+    assert 1.2 <= d["denoiser_on_corrupted"] <= 2.2  # measured 1.699
+    assert d["denoiser_on_corrupted"] < 0.5 * d["plain_on_corrupted"]  # measured 1.699 vs 5.194
+    assert d["plain_on_clean"] < d["denoiser_on_clean"]  # measured 0.391 vs 1.158: the price on clean input
