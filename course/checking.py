@@ -62,6 +62,8 @@ def describe_value(value, limit: int = 8) -> str:
     if isinstance(value, (tuple, list)):
         inner = ", ".join(describe_value(v, limit) for v in value)
         return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
+    if isinstance(value, np.generic):
+        value = value.item()  # np.float64(0.5) reads as 0.5
     if value is None or isinstance(value, (bool, int, float, str)):
         return repr(value)
     try:
