@@ -76,6 +76,10 @@ def setup_notebook(seed: int = 0, deterministic: bool = True) -> None:
     another CPU still differ in the last digits, which is why tests use bands).
     """
     check_environment()
+    import warnings
+
+    # keras_hub imports tqdm, which warns (with a file path) that ipywidgets are absent: harmless here.
+    warnings.filterwarnings("ignore", message="IProgress not found")
     import keras
     import matplotlib
     import numpy as np
