@@ -81,3 +81,13 @@ def run_solved(chapter: str, variables: tuple = ()) -> tuple:
     text = "".join(o.get("text", "") for o in last.outputs if o.get("output_type") == "stream")
     values = json.loads(text.split("__RESULTS__", 1)[1]) if "__RESULTS__" in text else {}
     return nb, values
+
+
+def assert_every_check_passes(nb, chapter: str) -> None:
+    """Every exercise of ``chapter`` shows ✅ in the executed ``nb``, and nothing failed or errored."""
+    import course
+
+    text = output_text(nb)
+    for exercise_id in [i for i in course.exercises() if i.startswith(chapter + ".")]:
+        assert f"✅ {exercise_id}" in text, f"{exercise_id} did not pass in the solved notebook"
+    assert "❌" not in text and "⏳" not in text and "ERROR" not in text

@@ -6,9 +6,8 @@ wide enough for any CPU, narrow enough to fail if the lesson's claim breaks.
 
 import pytest
 
-from notebooks import output_text, run_solved
+from notebooks import assert_every_check_passes, run_solved
 
-import course
 
 VARIABLES = ("score_variance", "scaled_score_variance", "max_weight_unscaled", "max_weight_scaled",
              "causal_change_before", "bidirectional_change_before", "keras_mha_max_difference", "mha_parameters",
@@ -25,11 +24,7 @@ def solved():
 
 
 def test_every_check_passes(solved):
-    nb, _ = solved
-    text = output_text(nb)
-    for exercise_id in [i for i in course.exercises() if i.startswith("ch04.")]:
-        assert f"✅ {exercise_id}" in text
-    assert "❌" not in text and "⏳" not in text and "ERROR" not in text
+    assert_every_check_passes(solved[0], "ch04")
 
 
 def test_scaling_by_sqrt_dk(solved):
