@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = t.add_argument_group("run")
     run.add_argument("--learning-rate", type=float, default=2e-3, help="AdamW learning rate (default: %(default)s)")
     run.add_argument("--precision", choices=PRECISIONS, default="auto",
-                     help="auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with bfloat16 units, "
+                     help="auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with AMX bfloat16 units, "
                           "float32 otherwise (default: %(default)s)")
     run.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
                      help="XLA-compile the training step; auto: on with one device (default: %(default)s)")

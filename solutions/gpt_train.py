@@ -350,7 +350,7 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
             checkpoint.restore(latest).assert_existing_objects_matched()
     start = int(step.numpy())
     if start:
-        say(f"resuming from step {start} of {run.steps} ({checkpoint_dir})")
+        say(f"resuming from step {start} of {run.steps} (the latest checkpoint of --out)")
 
     evaluate = make_evaluator(model, data.val_ids, model_config.sequence_length, run.val_tokens)
     prompt = run.sample_prompt or data.tokenizer.decode(data.val_ids[:1])

@@ -62,11 +62,13 @@ def test_prepare_text_splits_and_refuses_short_texts():
         ch05.prepare_text("a b c\n" * 20, 64, name="--text tiny.txt")
 
 
-def test_chinese_text_trains_char_level():
-    text = load_text(__import__("pathlib").Path(__file__).parent / "data" / "chinese_stories.txt")
-    data = ch05.prepare_text(text, 16)
-    assert data.tokenizer.decode(data.train_ids[:6]) == "有一天老王去了"[:6]
-    assert 50 < data.vocabulary_size < 120
+def test_chinese_text_is_character_level():
+    from course.data import DATA_DIR
+
+    text = load_text(DATA_DIR / "corpus" / "tiny_world_zh.txt")
+    data = ch05.prepare_text(text, 48)
+    assert data.tokenizer.decode(data.train_ids[:6]) == text[:6] == "有一天，小红"
+    assert data.vocabulary_size == len(set(text)) == 127
 
 
 def test_lm_inputs_and_targets_equal_the_training_pipeline():
@@ -184,9 +186,9 @@ def test_precision_is_chosen_by_device(monkeypatch):
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["gpu"] if kind == "GPU" else [])
     assert gpt.choose_precision() == "mixed_float16"
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
-    monkeypatch.setattr(gpt, "cpu_supports_bfloat16", lambda: True)
+    monkeypatch.setattr(gpt, "cpu_has_fast_bfloat16", lambda: True)
     assert gpt.choose_precision() == "mixed_bfloat16"
-    monkeypatch.setattr(gpt, "cpu_supports_bfloat16", lambda: False)
+    monkeypatch.setattr(gpt, "cpu_has_fast_bfloat16", lambda: False)
     assert gpt.choose_precision() == "float32"
     assert gpt.choose_precision("float32") == "float32"
     with pytest.raises(ValueError, match="precision must be one of"):
