@@ -332,6 +332,7 @@ def _run(job: dict, recorder: _Recorder, namespace: dict, np) -> None:
         if raised:
             recorder.event("note", exercise=exercise_id, message=f"the cell raised {raised} after defining {name}")
         index = job["index"][exercise_id]
+        exhausted = False
         for case_index, case in enumerate(job["cases"][exercise_id]):
             args, kwargs = copy.deepcopy(tuple(case["args"])), copy.deepcopy(dict(case["kwargs"]))
             try:
@@ -340,6 +341,7 @@ def _run(job: dict, recorder: _Recorder, namespace: dict, np) -> None:
                 recorder.result(index, case_index, "not_attempted", "still raises NotImplementedError")
                 continue
             except BaseException as error:  # noqa: BLE001 - SystemExit too: a failed case, not a crash
+                exhausted = exhausted or isinstance(error, MemoryError)
                 message = _describe(error)
                 recorder.result(index, case_index, "error", message if isinstance(error, SystemExit) else f"raised {message}")
                 continue
@@ -350,6 +352,10 @@ def _run(job: dict, recorder: _Recorder, namespace: dict, np) -> None:
                 continue
             recorder.result(index, case_index, "ok", output)
         recorder.event("done", exercise=exercise_id)
+        if exhausted:
+            # Memory this exercise still holds (a global list, say) would fail the next exercise too:
+            # leave now, and the grader runs the exercises not yet started in a fresh process.
+            os._exit(0)
 
 
 class _Stub:
