@@ -20,6 +20,10 @@ for key, value in {
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+# tests/data holds learners' submissions, hostile ones included (they try to kill the grader's
+# process group and delete repository files): nbval must never execute them as notebooks.
+collect_ignore_glob = ["data/*"]
+
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
