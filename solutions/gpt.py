@@ -266,8 +266,8 @@ def generate(model, prompt_ids, max_new_tokens: int, temperature: float = 1.0, t
         raise ValueError(f"max_new_tokens must be ≥ 0, got {max_new_tokens}")
     if temperature < 0:
         raise ValueError(f"temperature must be ≥ 0 (0 = greedy), got {temperature}")
-    if top_k is not None:
-        require_positive_int(top_k, "top_k")
+    if top_k is not None and not 1 <= require_positive_int(top_k, "top_k") <= model.config.vocabulary_size:
+        raise ValueError(f"top_k must lie in [1, {model.config.vocabulary_size}] (the vocabulary size), got {top_k}")
     if top_p is not None and not 0.0 < top_p <= 1.0:
         raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
     for i in range(max_new_tokens):

@@ -172,6 +172,7 @@ def make_evaluator(model, val_ids, sequence_length: int, max_tokens: int | None 
     Runs on this process alone (no collectives), so every worker computes the
     same number from its copy of the weights.
     """
+    import keras
     import tensorflow as tf
 
     from solutions.ch05 import validation_windows
@@ -181,7 +182,7 @@ def make_evaluator(model, val_ids, sequence_length: int, max_tokens: int | None 
     @tf.function(input_signature=[tf.TensorSpec([None, sequence_length + 1], tf.int32)])
     def summed_loss(w):
         logits = model(w[:, :-1], training=False)
-        return tf.reduce_sum(tf.keras.losses.sparse_categorical_crossentropy(w[:, 1:], logits, from_logits=True))
+        return tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(w[:, 1:], logits, from_logits=True))
 
     def evaluate() -> float:
         total = sum(float(summed_loss(windows[i:i + batch_size])) for i in range(0, len(windows), batch_size))
@@ -261,9 +262,11 @@ def _check_or_write_run_file(out: Path, record: dict, chief: bool) -> None:
                     f"{out} holds a run with a different {key} ({saved.get(key)!r} vs {record.get(key)!r}); "
                     "use a new --out directory, or the same settings to resume it"
                 )
-    elif chief:
+    elif chief:  # written whole, then renamed: another worker never reads half a file
         out.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record, indent=1, ensure_ascii=False), encoding="utf-8")
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(record, indent=1, ensure_ascii=False), encoding="utf-8")
+        os.replace(partial, path)
 
 
 class PeerWatchdog:

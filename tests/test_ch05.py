@@ -302,3 +302,21 @@ def test_short_training_beats_the_unigram_baseline():
     unigram = ch05.baselines(data)["unigram"]
     assert result.val_loss < unigram - 0.25
     assert result.train_losses[-1][1] < result.train_losses[0][1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_training_runs(precision):
+    """The GPU path (float16 with loss scaling) and the AMX path (bfloat16), exercised on this CPU:
+    a few steps train, the loss stays finite, the weights stay float32."""
+    from solutions.gpt_train import RunConfig, make_strategy, train
+
+    data = ch05.prepare_text(load_text(), 16)
+    config = GPTConfig(data.vocabulary_size, 16, 1, 2, 32)
+    try:
+        result = train(make_strategy("default"), data, config,
+                       RunConfig(steps=4, global_batch=8, val_tokens=1024, precision=precision), verbose=False)
+        assert np.isfinite(result.val_loss) and result.val_loss < np.log(data.vocabulary_size) + 0.5
+        assert all(w.dtype == "float32" for w in result.model.weights)
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
