@@ -380,6 +380,14 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
 
     result = TrainResult(model, float("nan"), start, run.steps)
     writer = tf.summary.create_file_writer(str(logs_dir)) if (logs_dir is not None and chief) else None
+    history_path = own_dir / HISTORY_FILE if (own_dir is not None and chief) else None
+    earlier = json.loads(history_path.read_text()) if (history_path is not None and history_path.exists()) else {}
+
+    def save_history():  # the losses of this run appended to those of the run it resumes
+        if history_path is not None:
+            history = {key: [p for p in earlier.get(key, []) if p[0] <= start] + getattr(result, key + "es")
+                       for key in ("train_loss", "val_loss")}
+            history_path.write_text(json.dumps(history))
     if start < run.steps:
         batches = distributed_batches(strategy, data.train_ids, model_config.sequence_length, run.global_batch,
                                       run.seed, start, run.steps)
@@ -415,6 +423,7 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
                         tf.summary.text("sample", sample)
             if manager is not None and (current % run.checkpoint_every == 0 or current == run.steps):
                 manager.save(checkpoint_number=current)
+                save_history()
         seconds = time.perf_counter() - timer
         if timed_steps:
             result.tokens_per_sec = timed_steps * run.global_batch * model_config.sequence_length / seconds
@@ -428,14 +437,7 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
         with writer.as_default(step=run.steps):
             tf.summary.scalar("val_loss", result.val_loss)
         writer.flush()
-    if own_dir is not None and chief:
-        history_path = own_dir / HISTORY_FILE
-        history = json.loads(history_path.read_text()) if history_path.exists() and start else {}
-        history = {
-            "train_loss": [p for p in history.get("train_loss", []) if p[0] <= start] + result.train_losses,
-            "val_loss": [p for p in history.get("val_loss", []) if p[0] <= start] + result.val_losses,
-        }
-        history_path.write_text(json.dumps(history))
+    save_history()
     return result
 
 
