@@ -174,9 +174,10 @@ def per_sequence_loss(targets, logits):
 def cpu_has_fast_bfloat16() -> bool:
     """True on a CPU with AMX tile units for bfloat16 matmuls (Linux: the ``amx_bf16`` flag of /proc/cpuinfo).
 
-    AVX512-BF16 alone is not enough to pay off: on the course's 2-core AMD EPYC (which
-    has it, but no AMX) the bench measured mixed_bfloat16 at the speed of float32 with
-    oneDNN (19.7k vs 19.6k tokens/s) and slower without it (13.0k vs 15.6k).
+    AVX512-BF16 alone does not pay off: on the course's 2-core AMD EPYC (which has it,
+    but no AMX) ``python -m course.bench gpt`` measured mixed_bfloat16 against float32 at
+    19.5k vs 19.0k tokens/s (oneDNN, no XLA), 26.5k vs 30–34k (oneDNN and XLA) and
+    13.0k vs 15.6k (oneDNN off).
     """
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
