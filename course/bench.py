@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m course.bench", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     g = commands.add_parser("gpt", help="tokens/s of mini-GPT training steps",
-                            description="Time mini-GPT training steps; the last line is tokens_per_sec=<float> params=<int>.")
+                            description="Time mini-GPT training steps; "
+                                        "the last line is tokens_per_sec=<float> params=<int>.")
     g.add_argument("--layers", type=_positive_int, default=4, help="Transformer blocks (default: %(default)s)")
     g.add_argument("--heads", type=_positive_int, default=4, help="attention heads (default: %(default)s)")
     g.add_argument("--d-model", type=_positive_int, default=128, help="model width (default: %(default)s)")
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch", type=_positive_int, default=12, help="sequences per step (default: %(default)s)")
     g.add_argument("--vocab", type=_positive_int, default=65, help="vocabulary size (default: %(default)s)")
     g.add_argument("--steps", type=_positive_int, default=100, help="timed steps (default: %(default)s)")
-    g.add_argument("--warmup", type=int, default=10, help="untimed steps first, tracing included (default: %(default)s)")
+    g.add_argument("--warmup", type=int, default=10,
+                   help="untimed steps first, tracing included (default: %(default)s)")
     g.add_argument("--jit", choices=("on", "off"), default="on", help="XLA-compile the step (default: %(default)s)")
     g.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"), default="float32",
                    help="Keras dtype policy (default: %(default)s, as the PyTorch reference)")

@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Print a prompt and the trained model's continuation.")
     s.add_argument("--out", required=True, help="the --out directory of a training run")
     s.add_argument("--prompt", required=True, help="text to continue (characters of the training text)")
-    s.add_argument("--max-tokens", type=_positive_int, default=200, help="characters to generate (default: %(default)s)")
+    s.add_argument("--max-tokens", type=_positive_int, default=200,
+                   help="characters to generate (default: %(default)s)")
     s.add_argument("--temperature", type=float, default=0.8, help="0 is greedy decoding (default: %(default)s)")
     s.add_argument("--top-k", type=_positive_int, default=None, help="sample among the k most likely tokens")
     s.add_argument("--top-p", type=_probability, default=None, help="sample from the nucleus of mass p")

@@ -76,7 +76,8 @@ def perplexity_cases():
     y = np.array([[0, 2, 1], [3, 3, 0]])
     logits = rng.normal(0, 2, size=(2, 3, 4)).astype(np.float32)
     return [
-        Case("uniform logits: perplexity = vocabulary size", (np.array([[0, 1, 2, 3, 4]]), np.zeros((1, 5, 5), np.float32)),
+        Case("uniform logits: perplexity = vocabulary size",
+             (np.array([[0, 1, 2, 3, 4]]), np.zeros((1, 5, 5), np.float32)),
              hint="softmax of equal logits is uniform, cross-entropy log 5, perplexity e^(log 5) = 5"),
         Case("a batch of sequences", (y, logits),
              hint="cross-entropy -log softmax(logits)[y] at every position, the mean over all of them, then exp"),

@@ -54,7 +54,8 @@ def _huge(rng, v):
 def _perplexity(rng):
     v = 11
     return [
-        Case("random (4, 7, 11)", (rng.integers(0, v, size=(4, 7)), rng.normal(0, 3, size=(4, 7, v)).astype(np.float32))),
+        Case("random (4, 7, 11)",
+             (rng.integers(0, v, size=(4, 7)), rng.normal(0, 3, size=(4, 7, v)).astype(np.float32))),
         Case("flat (n, v)", (rng.integers(0, v, size=(9,)), rng.normal(0, 1, size=(9, v)).astype(np.float32))),
         Case("huge logits, mostly right", _huge(rng, v)),
     ]
