@@ -32,8 +32,8 @@ def test_baselines_are_chapter_one_values(solved):
 
 def test_mini_gpt_beats_the_bigram_model_by_a_clear_margin(solved):
     _, r = solved
-    # measured: validation loss 0.359 nats/char after 300 steps (bigram 1.883, entropy rate 0.158),
-    # i.e. a margin of 1.52 nats/char over the bigram model
+    # measured: validation loss 0.338 nats/char after 300 steps of the 3-block model (bigram 1.883,
+    # entropy rate 0.158), i.e. a margin of 1.54 nats/char over the bigram model; band: ≥ 1.25
     assert r["margin"] == pytest.approx(r["bigram"] - r["val_loss"])
     assert r["margin"] >= 1.25
     assert r["entropy_rate"] - 0.02 < r["val_loss"] < 0.6  # no model beats the entropy rate (16k-char estimate)
