@@ -22,7 +22,8 @@ def run(*args, timeout=300):
 
 
 @pytest.mark.parametrize("command", [["course.gpt"], ["course.gpt", "train"], ["course.gpt", "sample"],
-                                     ["course.bench"], ["course.bench", "gpt"]])
+                                     ["course.bench"], ["course.bench", "gpt"],
+                                     ["course.bench", "compare"]])
 def test_every_command_has_help(command):
     result = run(*command, "--help", timeout=60)
     assert result.returncode == 0 and "usage:" in result.stdout
@@ -117,3 +118,20 @@ def test_bench_prints_tokens_per_second_and_parameters():
     assert match and float(match.group(1)) > 0
     # by hand (d=32, m=4d=128): 65·32 + 16·32 + (4·32² + 4·32) + (2·32·128 + 128 + 32) + 4·32 + 2·32 = 15,360
     assert int(match.group(2)) == 15_360
+
+
+@pytest.mark.slow
+def test_bench_compare_alternates_and_reports_the_median_ratio(tmp_path):
+    # A stand-in for the PyTorch reference (torch is not a course dependency): it prints a fixed figure.
+    reference = tmp_path / "reference.py"
+    reference.write_text("print('tokens_per_sec=1000.0 params=15360')\n")
+    result = run("course.bench", "compare", "--torch-python", sys.executable, "--reference", str(reference),
+                 "--rounds", "2", "--layers", "1", "--d-model", "32", "--heads", "2", "--seq-len", "16",
+                 "--batch", "4", "--steps", "3")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("round 1:") and lines[1].startswith("round 2:") and "torch 1,000 tokens/s" in lines[0]
+    match = re.fullmatch(r"ratio=(\d+\.\d+) keras_tokens_per_sec=(\d+\.\d+) torch_tokens_per_sec=1000\.0", lines[-1])
+    assert match and float(match.group(1)) == pytest.approx(float(match.group(2)) / 1000, rel=1e-2)
+    assert run("course.bench", "compare", "--torch-python", sys.executable, "--reference",
+               str(tmp_path / "missing.py"), timeout=60).returncode != 0
