@@ -384,6 +384,14 @@ def build_seq2seq(source_vocab_size: int, target_vocab_size: int, embedding_dim:
         y, initial_state=[h, c])
     logits = keras.layers.Dense(target_vocab_size, name="logits")(y)
     model = keras.Model([encoder_inputs, decoder_inputs], logits, name="seq2seq")
+    return compile_seq2seq(model, learning_rate)
+
+
+def compile_seq2seq(model, learning_rate: float):
+    """Compile a seq2seq model (logits (b, T, V) out) for ``train_seq2seq``: Adam with gradient clipping,
+    and the masked token loss — targets' padding weighted 0, the mean taken over real tokens only."""
+    import keras
+
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),

@@ -503,11 +503,9 @@ def build_transformer_seq2seq(source_vocab_size: int, target_vocab_size: int, d_
     y = keras.layers.LayerNormalization(epsilon=1e-5, name="decoder_norm")(y)
     logits = keras.layers.Dense(target_vocab_size, name="logits")(y)
     model = keras.Model([encoder_inputs, decoder_inputs], logits, name="transformer_seq2seq")
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
-    )
+    from solutions.ch02 import compile_seq2seq
+
+    compile_seq2seq(model, learning_rate)  # chapter 2's optimiser and masked loss, for a fair comparison
     # the same graph, read at its attention weights (shares every layer and weight with `model`)
     _ATTENTION_PROBES[model] = keras.Model([encoder_inputs, decoder_inputs], maps)
     return model
