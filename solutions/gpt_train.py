@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from course.data import without_autotune
+
 RUN_FILE = "run.json"
 CHECKPOINT_DIR = "checkpoints"
 WEIGHTS_FILE = "model.weights.h5"
@@ -143,7 +145,7 @@ def distributed_batches(strategy, ids, sequence_length: int, global_batch: int, 
             return tf.data.Dataset.from_tensor_slices(tf.reshape(window, [local, b, sequence_length + 1]))
 
         dataset = tf.data.Dataset.range(start_step, total_steps).flat_map(slices_of_step)
-        return dataset.map(lambda w: (w[:, :-1], w[:, 1:])).prefetch(2)
+        return without_autotune(dataset.map(lambda w: (w[:, :-1], w[:, 1:])).prefetch(2))
 
     return strategy.distribute_datasets_from_function(dataset_fn)
 
@@ -160,7 +162,20 @@ def fit_dataset(ids, sequence_length: int, global_batch: int, seed: int, steps: 
     token_ids = tf.constant(np.asarray(ids, dtype=np.int32))
     windows = tf.data.Dataset.range(steps).map(
         lambda step: random_windows(token_ids, sequence_length, global_batch, seed, step))
-    return windows.map(lambda w: (w[:, :-1], w[:, 1:])).prefetch(2)
+    return without_autotune(windows.map(lambda w: (w[:, :-1], w[:, 1:])).prefetch(2))
+
+
+def validation_dataset(val_ids, sequence_length: int, max_tokens: int | None = 65_536, batch_size: int = 64):
+    """The validation windows (:func:`solutions.ch05.validation_windows`) as batches of (inputs, targets),
+    for ``model.fit(validation_data=…)`` and ``model.evaluate``: their mean loss is the validation
+    cross-entropy."""
+    import tensorflow as tf
+
+    from solutions.ch05 import validation_windows
+
+    windows = validation_windows(val_ids, sequence_length, max_tokens)
+    dataset = tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:])).batch(batch_size)
+    return without_autotune(dataset)
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -86,6 +86,22 @@ def gpt_train_fit_dataset(data):
     return fit_dataset(data.train_ids, 16, 4, seed=7, steps=2)
 
 
+def test_training_and_validation_pipelines_have_autotuning_off():
+    """Autotuning off is what keeps ``fit`` from waiting up to tens of seconds for tf.data's tuning thread
+    when it deletes its iterator (see ``course.data.without_autotune``)."""
+    from solutions.gpt_train import fit_dataset, validation_dataset
+
+    data = ch05.prepare_text(load_text(), 16)
+    val = validation_dataset(data.val_ids, 16, max_tokens=160, batch_size=4)
+    for dataset in (fit_dataset(data.train_ids, 16, 4, seed=7, steps=2), val):
+        assert dataset.options().autotune.enabled is False
+    inputs, targets = zip(*[(x.numpy(), y.numpy()) for x, y in val])
+    windows = ch05.validation_windows(data.val_ids, 16, max_tokens=160)
+    assert [len(x) for x in inputs] == [4, 4, 2]
+    np.testing.assert_array_equal(np.concatenate(inputs), windows[:, :-1])
+    np.testing.assert_array_equal(np.concatenate(targets), windows[:, 1:])
+
+
 def test_random_windows_are_a_pure_function_of_seed_and_step():
     ids = tf.range(1000, dtype=tf.int32)
     a = ch05.random_windows(ids, 8, 5, seed=1, step=3).numpy()
@@ -320,3 +336,58 @@ def test_mixed_precision_training_runs(precision):
         assert all(w.dtype == "float32" for w in result.model.weights)
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
+
+
+XLA_FIT_SCRIPT = """
+import warnings
+import course
+course.setup_notebook(deterministic=False)  # as chapter 5 does
+import keras, numpy as np, tensorflow as tf
+from course.data import load_text
+from solutions.ch05 import prepare_text
+from solutions.gpt import GPTConfig, build_gpt
+from solutions.gpt_train import fit_dataset
+data = prepare_text(load_text(), 16)
+config = GPTConfig(data.vocabulary_size, 16, 1, 2, 32)
+
+def fit(jit):
+    keras.utils.set_random_seed(0)
+    model = build_gpt(config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.compile(keras.optimizers.AdamW(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      jit_compile=jit, steps_per_execution=4)
+    model.fit(fit_dataset(data.train_ids, 16, 8, seed=0, steps=8), epochs=2, steps_per_epoch=4, verbose=0)
+    return model.jit_compile, [w.numpy() for w in model.weights]
+
+def max_dw(a, b):
+    return max(float(np.abs(x - y).max()) for x, y in zip(a, b))
+
+(jit_a, a), (jit_b, b), (jit_plain, plain) = fit(True), fit(True), fit(False)
+tf.config.experimental.enable_op_determinism()
+jit_deterministic, _ = fit(True)
+print("jit", jit_a, jit_b, jit_plain, jit_deterministic)
+print("repeat", max_dw(a, b))
+print("xla_vs_plain", max_dw(a, plain))
+"""
+
+
+@pytest.mark.slow
+def test_fit_compiles_with_xla_without_op_determinism_and_repeats_bit_for_bit():
+    """Chapter 5's fast path: ``model.fit`` with ``jit_compile=True`` (Keras 3.15 silently refuses XLA while
+    op determinism is on, which is why the chapter sets it up without). On a CPU two compiled runs still
+    give bit-identical weights; compiled and uncompiled agree to float rounding (measured ~1e-7; band 2e-5)."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from course.gpt import run_processes
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONHASHSEED": "0"}
+    [result] = run_processes([[sys.executable, "-c", XLA_FIT_SCRIPT]], [env], 300,
+                             cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines()[-3:])
+    assert lines["jit"] == "True True False False"
+    assert float(lines["repeat"]) == 0.0
+    assert float(lines["xla_vs_plain"]) < 2e-5

@@ -10,7 +10,8 @@ import pytest
 from notebooks import assert_every_check_passes, run_solved
 
 VARIABLES = ("val_loss", "bigram", "unigram", "entropy_rate", "margin", "greedy_equal", "zh_val_loss", "zh_bigram",
-             "fit_difference", "loop_difference", "resume_difference", "worker_losses", "resumed_val_loss")
+             "fit_difference", "loop_difference", "resume_difference", "worker_losses", "resumed_val_loss",
+             "model.jit_compile")
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -37,6 +38,10 @@ def test_mini_gpt_beats_the_bigram_model_by_a_clear_margin(solved):
     assert r["margin"] == pytest.approx(r["bigram"] - r["val_loss"])
     assert r["margin"] >= 1.25
     assert r["entropy_rate"] - 0.02 < r["val_loss"] < 0.6  # no model beats the entropy rate (16k-char estimate)
+
+
+def test_fit_takes_the_fast_path(solved):
+    assert solved[1]["model.jit_compile"] is True  # XLA: Keras would have refused it under op determinism
 
 
 def test_chinese_model_learns(solved):
