@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -435,11 +435,16 @@ def main(argv=None) -> int:
     try:
         save()
         futures = {pool.submit(grader.grade, path, str(path)): i for i, path in enumerate(paths)}
-        for future in as_completed(futures):
-            rows[futures[future]] = future.result()
-            reap_orphans()
-            save()
-            progress.update(rows[futures[future]])
+        pending = set(futures)
+        while pending:
+            # Wait in short slices: Ctrl-C may reach a worker thread instead of this one, and Python
+            # raises KeyboardInterrupt here only when this thread next runs Python code.
+            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=futures.get):
+                rows[futures[future]] = future.result()
+                reap_orphans()
+                save()
+                progress.update(rows[futures[future]])
     except KeyboardInterrupt:
         stop_all()
         pool.shutdown(wait=False, cancel_futures=True)

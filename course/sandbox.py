@@ -255,9 +255,13 @@ _STOPPING = threading.Event()
 def stop_all() -> None:
     """Kill every running sandbox and start no new one (the grader was interrupted)."""
     _STOPPING.set()
-    with _ACTIVE_LOCK:
+    locked = _ACTIVE_LOCK.acquire(timeout=5)  # never wait long: each supervisor also kills its own on _STOPPING
+    try:
         for pid in list(_ACTIVE):
             _kill_group(pid)
+    finally:
+        if locked:
+            _ACTIVE_LOCK.release()
 
 
 def reap_orphans() -> int:
