@@ -347,8 +347,12 @@ def test_an_interrupted_run_keeps_the_rows_it_made(tmp_path, target):
     scratch.mkdir()
     command = [sys.executable, "-m", "course.grade", str(SUBMISSIONS / "perfect.ipynb"),
                str(SUBMISSIONS / "infinite loop.ipynb"), "--out", str(out), "--timeout", "120"]
+    # Started as a shell starts a foreground command: SIGINT at its default action. A test run that was
+    # itself started with SIGINT ignored (a background job of a non-interactive shell, as CI may be)
+    # would hand that on, and Python then leaves Ctrl-C ignored in the grader.
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "TMPDIR": str(scratch)},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (out.exists() and "perfect.ipynb" in out.read_text(encoding="utf-8")):
         time.sleep(0.2)
@@ -357,7 +361,11 @@ def test_an_interrupted_run_keeps_the_rows_it_made(tmp_path, target):
         send_sigint_to_a_worker_thread(process.pid)
     else:
         process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)  # measured: 0.3 s at most
+    try:
+        _, stderr = process.communicate(timeout=60)  # measured: 0.3 s at most
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail(f"the grader went on for 60 s after SIGINT: {process.communicate()[1][-1500:]}")
     assert process.returncode == 130, stderr[-2000:]
     rows = read_gradebook(out)
     assert list(rows) == ["perfect.ipynb"] and rows["perfect.ipynb"]["total"] == "4"
