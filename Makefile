@@ -4,6 +4,7 @@
 #   make execute   re-run every chapter headlessly and save its outputs (teachers preparing a class)
 #   make release   write the student edition to $(OUT)
 #   make bench     time the mini GPT against the PyTorch reference
+#   make bench-fit time chapter 5's training run to its validation loss: its fast path vs Keras's defaults
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -17,7 +18,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?= -n 2 --dist loadscope
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: setup lab test test-fast execute release bench clean
+.PHONY: setup lab test test-fast execute release bench bench-fit clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +55,9 @@ $(TORCH_VENV)/.installed:
 bench: setup $(TORCH_VENV)/.installed
 	TF_CPP_MIN_LOG_LEVEL=3 KERAS_BACKEND=tensorflow $(BIN)/python -m course.bench compare \
 		--torch-python $(TORCH_VENV)/bin/python --rounds 3 $(BENCH_ARGS)
+
+bench-fit: setup
+	TF_CPP_MIN_LOG_LEVEL=3 KERAS_BACKEND=tensorflow $(BIN)/python -m course.bench fit --rounds 3 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TORCH_VENV) build .pytest_cache

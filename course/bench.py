@@ -2,12 +2,19 @@
 
     python -m course.bench gpt [--layers L --heads H --d-model D --seq-len T --batch B --vocab V --steps N]
     python -m course.bench compare --torch-python PYTHON [--rounds R] [the same model options]
+    python -m course.bench fit [--path fast|plain|both] [--rounds R] [--steps N]
 
 ``gpt`` times training steps of the chapter-5 mini GPT on random token batches
 with the architecture and optimiser of ``../shared/bench/torch_gpt_reference.py``
 (nanoGPT: pre-layer-norm blocks, GELU MLP of width 4·d, learned positions, tied
 embeddings, no dropout, AdamW with lr 1e-3), so the two can be compared side by
 side. The last line is ``tokens_per_sec=<float> params=<int>``.
+
+``fit`` times chapter 5's own training run (section 4: ``model.fit`` on the course
+corpus, validation every 25 steps) to its validation loss: on the chapter's fast
+path (XLA, ``steps_per_execution``), on Keras's defaults (no XLA on a CPU-only
+machine, one step per call), or both alternately in fresh processes. Its last line
+is ``seconds=<float> val_loss=<float> …`` (one path) or ``speedup=<float> …`` (both).
 """
 
 from __future__ import annotations
@@ -18,10 +25,16 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 TORCH_REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "bench" / "torch_gpt_reference.py"
 MODEL_OPTIONS = ("layers", "heads", "d_model", "seq_len", "batch", "vocab", "steps")
+# Chapter 5's training run, section 4 of its notebook: (option, default, meaning).
+FIT_OPTIONS = (("steps", 300, "optimizer steps"), ("steps_per_epoch", 25, "steps between validations"),
+               ("layers", 3, "Transformer blocks"), ("heads", 4, "attention heads"), ("d_model", 96, "model width"),
+               ("seq_len", 64, "context length"), ("batch", 32, "sequences per step"),
+               ("val_tokens", 16_384, "validation targets"))
 
 
 def _positive_int(text: str) -> int:
@@ -59,6 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument(*action.option_strings, type=action.type, default=action.default, help=action.help)
     c.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32",
                    help="Keras dtype policy; the reference always runs float32 (default: %(default)s)")
+    f = commands.add_parser("fit", help="chapter 5's model.fit run: time to its validation loss, fast vs plain",
+                            description="Time chapter 5's training run (section 4) to its validation loss.")
+    f.add_argument("--path", choices=("fast", "plain", "both"), default="both",
+                   help="fast: XLA and steps_per_execution, as the chapter trains; plain: Keras's defaults; "
+                        "both: alternate the two in fresh processes (default: %(default)s)")
+    f.add_argument("--rounds", type=_positive_int, default=3, help="alternating rounds with --path both "
+                                                                   "(default: %(default)s)")
+    for name, default, what in FIT_OPTIONS:
+        f.add_argument(f"--{name.replace('_', '-')}", type=_positive_int, default=default,
+                       help=f"{what} (default: %(default)s, as in the chapter)")
     return parser
 
 
@@ -125,6 +148,80 @@ def bench_gpt(layers=4, heads=4, d_model=128, seq_len=64, batch=12, vocab=65, st
             "params": int(model.count_params()), "loss": float(loss)}
 
 
+def bench_fit(fast=True, steps=300, steps_per_epoch=25, layers=3, heads=4, d_model=96, seq_len=64, batch=32,
+              val_tokens=16_384) -> dict:
+    """Chapter 5's ``model.fit`` run, timed: the validation loss after every ``steps_per_epoch`` steps and when.
+
+    ``fast`` compiles as the chapter does (``jit_compile=True``, ``steps_per_execution``);
+    otherwise ``compile`` keeps Keras's defaults. Returns ``seconds`` (the whole ``fit``,
+    tracing and validation included), ``val_loss`` (the last), ``curve`` [(step, val_loss,
+    seconds)], ``jit`` (whether Keras compiled with XLA) and ``tokens_per_sec``.
+    """
+    if steps % steps_per_epoch:
+        raise ValueError(f"--steps {steps} must be a multiple of --steps-per-epoch {steps_per_epoch}")
+    import keras
+
+    from course.data import load_text
+    from solutions.ch05 import prepare_text
+    from solutions.gpt import GPTConfig, build_gpt
+    from solutions.gpt_train import fit_dataset, validation_dataset
+
+    data = prepare_text(load_text(), seq_len)
+    keras.utils.set_random_seed(0)
+    model = build_gpt(GPTConfig(data.vocabulary_size, seq_len, layers, heads, d_model))
+    fast_settings = {"jit_compile": True, "steps_per_execution": steps_per_epoch} if fast else {}
+    model.compile(optimizer=keras.optimizers.AdamW(2e-3, weight_decay=0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), **fast_settings)
+    curve = []
+    start = time.perf_counter()
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: curve.append(
+        ((epoch + 1) * steps_per_epoch, float(logs["val_loss"]), time.perf_counter() - start)))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*shuffle=True.*")  # Keras 3.15 on a tf.data input
+        model.fit(fit_dataset(data.train_ids, seq_len, batch, seed=0, steps=steps), epochs=steps // steps_per_epoch,
+                  steps_per_epoch=steps_per_epoch, callbacks=[record], verbose=0,
+                  validation_data=validation_dataset(data.val_ids, seq_len, max_tokens=val_tokens))
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "val_loss": curve[-1][1], "curve": curve, "jit": bool(model.jit_compile),
+            "tokens_per_sec": steps * batch * seq_len / seconds}
+
+
+def _fit_run(command: list) -> dict:
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} … failed (exit {result.returncode}): {result.stderr[-1500:]}")
+    lines = result.stdout.splitlines()
+    curve = [tuple(float(field.split("=")[1]) for field in line.split()[1:]) for line in lines
+             if line.startswith("epoch ")]
+    return {**{k: float(v) for k, v in (field.split("=") for field in lines[-1].split())}, "curve": curve}
+
+
+def compare_fit(args) -> dict:
+    """Alternate the plain and fast paths of :func:`bench_fit` in fresh processes; medians and their ratio.
+
+    ``budget_val_loss``: the validation loss the plain path had reached (at its last validation)
+    by the time the fast path had finished, in each round's pair of runs.
+    """
+    options = []
+    for name, _, _ in FIT_OPTIONS:
+        options += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    runs = {"plain": [], "fast": []}
+    for round_number in range(1, args.rounds + 1):
+        for path in ("plain", "fast"):
+            runs[path].append(_fit_run([sys.executable, "-m", "course.bench", "fit", "--path", path, *options]))
+        plain, fast = runs["plain"][-1], runs["fast"][-1]
+        reached = [loss for _, loss, seconds in plain["curve"] if seconds <= fast["seconds"]]
+        fast["budget_val_loss"] = reached[-1] if reached else float("nan")
+        print(f"round {round_number}: fast {fast['seconds']:.1f} s to val_loss {fast['val_loss']:.4f}, "
+              f"plain {plain['seconds']:.1f} s to val_loss {plain['val_loss']:.4f}; in the fast path's "
+              f"{fast['seconds']:.1f} s plain fit reached val_loss {fast['budget_val_loss']:.4f}", flush=True)
+    median = lambda path, key: statistics.median(run[key] for run in runs[path])  # noqa: E731
+    return {"speedup": statistics.median(p["seconds"] / f["seconds"] for p, f in zip(runs["plain"], runs["fast"])),
+            "fast_seconds": median("fast", "seconds"), "plain_seconds": median("plain", "seconds"),
+            "fast_val_loss": median("fast", "val_loss"), "plain_val_loss": median("plain", "val_loss"),
+            "plain_val_loss_in_fast_time": median("fast", "budget_val_loss")}
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -136,12 +233,36 @@ def main(argv=None):
         print(f"ratio={result['ratio']:.3f} keras_tokens_per_sec={result['keras']:.1f} "
               f"torch_tokens_per_sec={result['torch']:.1f}", flush=True)
         return
+    if args.command == "fit":
+        fit_main(args)
+        return
     result = bench_gpt(args.layers, args.heads, args.d_model, args.seq_len, args.batch, args.vocab, args.steps,
                        args.warmup, args.jit == "on", args.precision)
     print(f"layers={args.layers} heads={args.heads} d_model={args.d_model} seq_len={args.seq_len} batch={args.batch} "
           f"vocab={args.vocab} jit={args.jit} precision={args.precision} cpus={os.cpu_count()}")
     print(f"step_ms={result['step_ms']:.2f}")
     print(f"tokens_per_sec={result['tokens_per_sec']:.1f} params={result['params']}", flush=True)
+
+
+def fit_main(args):
+    if args.path == "both":
+        result = compare_fit(args)
+        print(f"median of {args.rounds} alternating rounds: fast {result['fast_seconds']:.1f} s, "
+              f"plain {result['plain_seconds']:.1f} s")
+        print(" ".join(f"{key}={value:.4f}" for key, value in result.items()), flush=True)
+        return
+    # Op determinism stays off, as chapter 5 sets it up: Keras would silently refuse XLA under it.
+    options = {name: getattr(args, name) for name, _, _ in FIT_OPTIONS}
+    try:
+        result = bench_fit(fast=args.path == "fast", **options)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    print(f"path={args.path} jit={result['jit']} " + " ".join(f"{k}={v}" for k, v in options.items())
+          + f" cpus={os.cpu_count()}")
+    for step, loss, seconds in result["curve"]:
+        print(f"epoch step={step} val_loss={loss:.6f} seconds={seconds:.2f}")
+    print(f"seconds={result['seconds']:.2f} val_loss={result['val_loss']:.6f} "
+          f"tokens_per_sec={result['tokens_per_sec']:.1f}", flush=True)
 
 
 if __name__ == "__main__":

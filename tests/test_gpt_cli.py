@@ -23,7 +23,7 @@ def run(*args, timeout=300):
 
 @pytest.mark.parametrize("command", [["course.gpt"], ["course.gpt", "train"], ["course.gpt", "sample"],
                                      ["course.bench"], ["course.bench", "gpt"],
-                                     ["course.bench", "compare"]])
+                                     ["course.bench", "compare"], ["course.bench", "fit"]])
 def test_every_command_has_help(command):
     result = run(*command, "--help", timeout=60)
     assert result.returncode == 0 and "usage:" in result.stdout
@@ -135,3 +135,36 @@ def test_bench_compare_alternates_and_reports_the_median_ratio(tmp_path):
     assert match and float(match.group(1)) == pytest.approx(float(match.group(2)) / 1000, rel=1e-2)
     assert run("course.bench", "compare", "--torch-python", sys.executable, "--reference",
                str(tmp_path / "missing.py"), timeout=60).returncode != 0
+
+
+FIT_TINY = ["--steps", "4", "--steps-per-epoch", "2", "--layers", "1", "--d-model", "32", "--heads", "2",
+            "--seq-len", "16", "--batch", "4", "--val-tokens", "256"]
+
+
+def test_bench_fit_times_chapter_five_to_its_validation_loss():
+    result = run("course.bench", "fit", "--path", "fast", *FIT_TINY)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("path=fast jit=True steps=4 steps_per_epoch=2")  # XLA taken, not silently refused
+    curve = [re.fullmatch(r"epoch step=(\d+) val_loss=(\d+\.\d+) seconds=(\d+\.\d+)", line) for line in lines[1:3]]
+    assert all(curve) and [int(m.group(1)) for m in curve] == [2, 4]
+    match = re.fullmatch(r"seconds=(\d+\.\d+) val_loss=(\d+\.\d+) tokens_per_sec=(\d+\.\d+)", lines[-1])
+    assert match and float(match.group(2)) == float(curve[-1].group(2))
+    assert float(match.group(2)) < 3.6  # 4 steps from log 28 = 3.33 (measured 3.185): trained, not garbage
+    bad = run("course.bench", "fit", "--path", "fast", "--steps", "5", "--steps-per-epoch", "2", timeout=60)
+    assert bad.returncode != 0 and "multiple of --steps-per-epoch" in bad.stderr
+
+
+@pytest.mark.slow
+def test_bench_fit_both_paths_reach_the_same_validation_loss():
+    result = run("course.bench", "fit", "--path", "both", "--rounds", "1", *FIT_TINY)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("round 1: fast ")
+    values = dict(field.split("=") for field in lines[-1].split())
+    assert set(values) == {"speedup", "fast_seconds", "plain_seconds", "fast_val_loss", "plain_val_loss",
+                           "plain_val_loss_in_fast_time"}
+    values = {key: float(value) for key, value in values.items()}
+    assert values["speedup"] == pytest.approx(values["plain_seconds"] / values["fast_seconds"], rel=0.02)
+    # XLA changes the speed, not the maths: the same weights up to float rounding (measured: equal to 4 digits)
+    assert abs(values["fast_val_loss"] - values["plain_val_loss"]) < 1e-3
