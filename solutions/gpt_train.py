@@ -219,7 +219,7 @@ class RunConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 0.01
     precision: str = "float32"
-    jit_compile: bool = False
+    jit_compile: bool = True  # XLA-compile the step on a single device (never under several replicas or workers)
     checkpoint_every: int = 100
     eval_every: int = 0  # 0: evaluate (and sample) only at the end
     val_tokens: int | None = 65_536
