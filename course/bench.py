@@ -20,6 +20,7 @@ is ``seconds=<float> val_loss=<float> …`` (one path) or ``speedup=<float> …`
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import statistics
 import subprocess
@@ -30,11 +31,10 @@ from pathlib import Path
 
 TORCH_REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "bench" / "torch_gpt_reference.py"
 MODEL_OPTIONS = ("layers", "heads", "d_model", "seq_len", "batch", "vocab", "steps")
-# Chapter 5's training run, section 4 of its notebook: (option, default, meaning).
-FIT_OPTIONS = (("steps", 300, "optimizer steps"), ("steps_per_epoch", 25, "steps between validations"),
-               ("layers", 3, "Transformer blocks"), ("heads", 4, "attention heads"), ("d_model", 96, "model width"),
-               ("seq_len", 64, "context length"), ("batch", 32, "sequences per step"),
-               ("val_tokens", 16_384, "validation targets"))
+# What each option of `fit` means; its defaults are those of bench_fit, chapter 5's training run.
+FIT_OPTIONS = {"steps": "optimizer steps", "steps_per_epoch": "steps between validations",
+               "layers": "Transformer blocks", "heads": "attention heads", "d_model": "model width",
+               "seq_len": "context length", "batch": "sequences per step", "val_tokens": "validation targets"}
 
 
 def _positive_int(text: str) -> int:
@@ -79,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "both: alternate the two in fresh processes (default: %(default)s)")
     f.add_argument("--rounds", type=_positive_int, default=3, help="alternating rounds with --path both "
                                                                    "(default: %(default)s)")
-    for name, default, what in FIT_OPTIONS:
-        f.add_argument(f"--{name.replace('_', '-')}", type=_positive_int, default=default,
+    defaults = inspect.signature(bench_fit).parameters
+    for name, what in FIT_OPTIONS.items():
+        f.add_argument(f"--{name.replace('_', '-')}", type=_positive_int, default=defaults[name].default,
                        help=f"{what} (default: %(default)s, as in the chapter)")
     return parser
 
@@ -148,6 +149,11 @@ def bench_gpt(layers=4, heads=4, d_model=128, seq_len=64, batch=12, vocab=65, st
             "params": int(model.count_params()), "loss": float(loss)}
 
 
+def require_whole_epochs(steps: int, steps_per_epoch: int) -> None:
+    if steps % steps_per_epoch:
+        raise ValueError(f"--steps {steps} must be a multiple of --steps-per-epoch {steps_per_epoch}")
+
+
 def bench_fit(fast=True, steps=300, steps_per_epoch=25, layers=3, heads=4, d_model=96, seq_len=64, batch=32,
               val_tokens=16_384) -> dict:
     """Chapter 5's ``model.fit`` run, timed: the validation loss after every ``steps_per_epoch`` steps and when.
@@ -157,8 +163,7 @@ def bench_fit(fast=True, steps=300, steps_per_epoch=25, layers=3, heads=4, d_mod
     tracing and validation included), ``val_loss`` (the last), ``curve`` [(step, val_loss,
     seconds)], ``jit`` (whether Keras compiled with XLA) and ``tokens_per_sec``.
     """
-    if steps % steps_per_epoch:
-        raise ValueError(f"--steps {steps} must be a multiple of --steps-per-epoch {steps_per_epoch}")
+    require_whole_epochs(steps, steps_per_epoch)
     import keras
 
     from course.data import load_text
@@ -203,7 +208,7 @@ def compare_fit(args) -> dict:
     validation) when the fast run of the same round had finished — quality at a fixed time budget.
     """
     options = []
-    for name, _, _ in FIT_OPTIONS:
+    for name in FIT_OPTIONS:
         options += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     runs = {"plain": [], "fast": []}
     for round_number in range(1, args.rounds + 1):
@@ -215,7 +220,10 @@ def compare_fit(args) -> dict:
         print(f"round {round_number}: fast {fast['seconds']:.1f} s to val_loss {fast['val_loss']:.4f}, "
               f"plain {plain['seconds']:.1f} s to val_loss {plain['val_loss']:.4f}; in the fast path's "
               f"{fast['seconds']:.1f} s plain fit reached val_loss {fast['plain_val_loss_then']:.4f}", flush=True)
-    median = lambda path, key: statistics.median(run[key] for run in runs[path])  # noqa: E731
+
+    def median(path, key):
+        return statistics.median(run[key] for run in runs[path])
+
     return {"speedup": statistics.median(p["seconds"] / f["seconds"] for p, f in zip(runs["plain"], runs["fast"])),
             "fast_seconds": median("fast", "seconds"), "plain_seconds": median("plain", "seconds"),
             "fast_val_loss": median("fast", "val_loss"), "plain_val_loss": median("plain", "val_loss"),
@@ -245,8 +253,10 @@ def main(argv=None):
 
 
 def fit_main(args):
-    if args.steps % args.steps_per_epoch:
-        raise SystemExit(f"error: --steps {args.steps} must be a multiple of --steps-per-epoch {args.steps_per_epoch}")
+    try:
+        require_whole_epochs(args.steps, args.steps_per_epoch)  # before any run, also the subprocesses of "both"
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
     if args.path == "both":
         result = compare_fit(args)
         print(f"median of {args.rounds} alternating rounds: fast {result['fast_seconds']:.1f} s, "
@@ -254,7 +264,7 @@ def fit_main(args):
         print(" ".join(f"{key}={value:.4f}" for key, value in result.items()), flush=True)
         return
     # Op determinism stays off, as chapter 5 sets it up: Keras would silently refuse XLA under it.
-    options = {name: getattr(args, name) for name, _, _ in FIT_OPTIONS}
+    options = {name: getattr(args, name) for name in FIT_OPTIONS}
     result = bench_fit(fast=args.path == "fast", **options)
     print(f"path={args.path} jit={result['jit']} " + " ".join(f"{k}={v}" for k, v in options.items())
           + f" cpus={os.cpu_count()}")
