@@ -185,7 +185,7 @@ def command_sample(args) -> str:
         _fail(f"--temperature must be ≥ 0 (0 is greedy), got {args.temperature}")
     try:
         model, tokenizer, _ = load_trained(args.out)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         _fail(str(error))
     if args.top_k is not None and args.top_k > tokenizer.vocabulary_size:
         _fail(f"--top-k must be at most the vocabulary size {tokenizer.vocabulary_size}, got {args.top_k}")

@@ -351,12 +351,9 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
     keras.utils.set_random_seed(run.seed)
     with strategy.scope():
         model = build_gpt(model_config)
-        optimizer = keras.optimizers.AdamW(run.learning_rate, weight_decay=run.weight_decay)
-        if run.precision == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        optimizer.build(model.trainable_variables)
+        optimizer = make_optimizer(model, run)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+        checkpoint = weights_checkpoint(model, optimizer=optimizer, step=step)
 
     manager = None
     if checkpoint_dir is not None:
@@ -365,7 +362,7 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
         manager = tf.train.CheckpointManager(checkpoint, str(own_checkpoints), max_to_keep=2)
         latest = tf.train.latest_checkpoint(str(checkpoint_dir))
         if latest:
-            checkpoint.restore(latest).assert_existing_objects_matched()
+            restore_fully(checkpoint, latest)
     start = int(step.numpy())
     if start:
         say(f"resuming from step {start} of {run.steps} (the latest checkpoint of --out)")
@@ -456,8 +453,54 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
     return result
 
 
+def make_optimizer(model, run: RunConfig):
+    """AdamW (decoupled weight decay), wrapped for loss scaling under mixed_float16, with its state built."""
+    import keras
+
+    optimizer = keras.optimizers.AdamW(run.learning_rate, weight_decay=run.weight_decay)
+    if run.precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    optimizer.build(model.trainable_variables)
+    return optimizer
+
+
+def weights_checkpoint(model, **objects):
+    """A ``tf.train.Checkpoint`` of every weight of ``model``, named by its path inside the model, plus ``objects``.
+
+    Not ``tf.train.Checkpoint(model=model)``: Keras 3 keeps sub-layers held in a Python list (the
+    GPT's blocks) out of TensorFlow's object graph (keras-team/keras#18398), so such a checkpoint
+    silently lacks every Transformer block.
+    """
+    import tensorflow as tf
+
+    weights = {weight.path.removeprefix(model.name + "/"): weight for weight in model.weights}
+    if len(weights) != len(model.weights):
+        raise ValueError(f"{model.name} has weights with the same path; a checkpoint could not tell them apart")
+    return tf.train.Checkpoint(weights=weights, **objects)
+
+
+def restore_fully(checkpoint, path) -> None:
+    """Restore ``checkpoint`` from ``path``; fail when any of its weights finds no value there.
+
+    A checkpoint written before the course named every weight (``model=model``) holds the blocks
+    only through the optimizer, which refers to every trainable variable: restored with the
+    optimizer, as here, it still loads every weight.
+    """
+    try:
+        checkpoint.restore(str(path)).assert_existing_objects_matched()
+    except AssertionError as error:
+        raise ValueError(
+            f"the checkpoint {path} does not hold every weight of this model ({str(error)[:300]}…); "
+            "it was written by another model or an older course. Train again with a new --out"
+        ) from None
+
+
 def load_trained(out):
-    """``(model, tokenizer, record)`` of the run saved in ``out`` (latest checkpoint), for sampling."""
+    """``(model, tokenizer, record)`` of the run saved in ``out``, restored from its latest checkpoint.
+
+    Every weight is restored or this raises: the checkpoint is restored with the run's
+    optimizer and step, exactly as a resumed run does (:func:`restore_fully`).
+    """
     import tensorflow as tf
 
     from solutions.ch01 import CharTokenizer
@@ -468,9 +511,11 @@ def load_trained(out):
     if not path.exists():
         raise FileNotFoundError(f"{out} holds no training run ({RUN_FILE} is missing); train with --out {out} first")
     record = json.loads(path.read_text(encoding="utf-8"))
-    model = build_gpt(GPTConfig(**record["model"]))
     latest = tf.train.latest_checkpoint(str(out / CHECKPOINT_DIR))
     if latest is None:
         raise FileNotFoundError(f"{out} has no checkpoint yet")
-    tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+    model = build_gpt(GPTConfig(**record["model"]))
+    optimizer = make_optimizer(model, RunConfig(**record["run"]))
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    restore_fully(weights_checkpoint(model, optimizer=optimizer, step=step), latest)
     return model, CharTokenizer(record["vocabulary"]), record
