@@ -45,16 +45,18 @@ release: setup
 	$(BIN)/python -m course.release $(OUT)
 
 # The benchmark runs TensorFlow as a learner does (oneDNN on: about 1.6x faster here than the
-# tests' TF_ENABLE_ONEDNN_OPTS=0), side by side with the PyTorch reference in its own venv.
+# tests' TF_ENABLE_ONEDNN_OPTS=0), side by side with the PyTorch reference (nanoGPT's architecture,
+# kept in this repository) in its own venv.
 TORCH_VENV := .venv-torch
+TORCH_REFERENCE := bench/torch_gpt_reference.py
 $(TORCH_VENV)/.installed:
 	test -x $(TORCH_VENV)/bin/python || $(PYTHON) -m venv $(TORCH_VENV)
 	$(TORCH_VENV)/bin/python -m pip install --quiet torch==2.13.0 numpy
 	touch $@
 
-bench: setup $(TORCH_VENV)/.installed
+bench: setup $(TORCH_VENV)/.installed $(TORCH_REFERENCE)
 	TF_CPP_MIN_LOG_LEVEL=3 KERAS_BACKEND=tensorflow $(BIN)/python -m course.bench compare \
-		--torch-python $(TORCH_VENV)/bin/python --rounds 3 $(BENCH_ARGS)
+		--torch-python $(TORCH_VENV)/bin/python --reference $(TORCH_REFERENCE) --rounds 3 $(BENCH_ARGS)
 
 bench-fit: setup
 	TF_CPP_MIN_LOG_LEVEL=3 KERAS_BACKEND=tensorflow $(BIN)/python -m course.bench fit --rounds 3 $(BENCH_ARGS)

@@ -5,10 +5,11 @@
     python -m course.bench fit [--path fast|plain|both] [--rounds R] [--steps N]
 
 ``gpt`` times training steps of the chapter-5 mini GPT on random token batches
-with the architecture and optimiser of ``../shared/bench/torch_gpt_reference.py``
-(nanoGPT: pre-layer-norm blocks, GELU MLP of width 4·d, learned positions, tied
-embeddings, no dropout, AdamW with lr 1e-3), so the two can be compared side by
-side. The last line is ``tokens_per_sec=<float> params=<int>``.
+with the architecture and optimiser of the repository's PyTorch reference,
+``bench/torch_gpt_reference.py`` (nanoGPT: pre-layer-norm blocks, GELU MLP of
+width 4·d, learned positions, tied embeddings, no dropout, AdamW with lr 1e-3),
+so the two can be compared side by side. The last line is
+``tokens_per_sec=<float> params=<int>``.
 
 ``fit`` times chapter 5's own training run (section 4: ``model.fit`` on the course
 corpus, validation every 25 steps) to its validation loss: on the chapter's fast
@@ -29,7 +30,8 @@ import time
 import warnings
 from pathlib import Path
 
-TORCH_REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "bench" / "torch_gpt_reference.py"
+ROOT = Path(__file__).resolve().parent.parent
+TORCH_REFERENCE = ROOT / "bench" / "torch_gpt_reference.py"  # in the repository: make bench needs nothing beside it
 MODEL_OPTIONS = ("layers", "heads", "d_model", "seq_len", "batch", "vocab", "steps")
 # What each option of `fit` means; its defaults are those of bench_fit, chapter 5's training run.
 FIT_OPTIONS = {"steps": "optimizer steps", "steps_per_epoch": "steps between validations",
@@ -65,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = commands.add_parser("compare", help="Keras vs the PyTorch reference, alternating, median ratio",
                             description="Alternate `course.bench gpt` and the PyTorch reference; print the median ratio.")
     c.add_argument("--torch-python", required=True, help="a Python with torch installed (e.g. .venv-torch/bin/python)")
-    c.add_argument("--reference", type=Path, default=TORCH_REFERENCE, help="the PyTorch script (default: %(default)s)")
+    c.add_argument("--reference", type=Path, default=TORCH_REFERENCE, help="the PyTorch script (default: the repository's bench/torch_gpt_reference.py)")
     c.add_argument("--rounds", type=_positive_int, default=3, help="alternating rounds (default: %(default)s)")
     for action in g._actions:
         if action.dest in MODEL_OPTIONS:
@@ -97,7 +99,8 @@ def _last_tokens_per_sec(command: list) -> float:
 def compare(args) -> dict:
     """Alternate the Keras and PyTorch benchmarks ``args.rounds`` times; return medians and their ratio."""
     if not args.reference.exists():
-        raise SystemExit(f"error: the PyTorch reference {args.reference} is missing (it lives in ../shared/bench)")
+        raise SystemExit(f"error: the PyTorch reference {args.reference} is missing "
+                         "(the repository keeps it in bench/torch_gpt_reference.py)")
     model = []
     for name in MODEL_OPTIONS:
         model += [f"--{name.replace('_', '-')}", str(getattr(args, name))]

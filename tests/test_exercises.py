@@ -13,7 +13,7 @@ MUTANTS = load("MUTANTS")
 ALTERNATIVES = load("ALTERNATIVES")
 IDS = course.exercises()
 
-REQUIRED = {  # CONTRACT.md: ids every edition must have, by chapter
+REQUIRED = {  # docs/CONTRACT.md: ids every edition must have, by chapter
     "ch01": ["sigmoid", "relu", "binary_cross_entropy", "logistic_regression_gradients"],
     "ch02": ["lstm_cell_step", "shift_right", "masked_sequence_cross_entropy"],
     "ch03": ["mse_reconstruction_loss", "bce_reconstruction_loss"],

@@ -1,4 +1,4 @@
-"""`python -m course.gpt` and `python -m course.bench gpt` keep CONTRACT.md: --help on every command,
+"""`python -m course.gpt` and `python -m course.bench gpt` keep docs/CONTRACT.md: --help on every command,
 clear errors for bad input, any UTF-8 text (Chinese included), and the last lines the contract names."""
 
 import os

@@ -128,3 +128,55 @@ def test_glossary_is_bilingual_and_linked_from_every_chapter():
         links = re.findall(r"GLOSSARY\.md#([\w-]+)", path.read_text(encoding="utf-8"))
         assert links, f"{path.name} links no glossary term"
         assert set(links) <= set(anchors), f"{path.name}: unknown glossary anchors {set(links) - set(anchors)}"
+
+
+# A learner's clone has nothing beside it: no file may lean on the course's design folder (../shared),
+# climb out of the repository with ../, or cite the contract anywhere but docs/CONTRACT.md.
+SHARED_FOLDER = re.compile(r"(?<![\w.-])(?:\.\./)*shared/\w[\w./-]*")
+CLIMB = re.compile(r"(?:\.\./)+[^\s'\"`()\[\]<>#\\]*")
+CONTRACT = ROOT / "docs/CONTRACT.md"
+CONTRACT_CITED = re.compile(r"(?<![\w.-])((?:[\w.-]+/)*)CONTRACT\.md")
+
+
+def test_no_file_cites_a_path_outside_the_repository():
+    problems = []
+    for path in repository_files():
+        if path.suffix not in {".py", ".md", ".txt", ".toml", ".yml", ".cfg", ".ipynb", ".sh"} \
+                and path.name not in {"Makefile", "run"}:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        relative = path.relative_to(ROOT)
+        problems += [f"{relative}: {m.group()!r}" for m in SHARED_FOLDER.finditer(text)]
+        for match in CLIMB.finditer(text):
+            if not (path.parent / match.group()).resolve().is_relative_to(ROOT):
+                problems.append(f"{relative}: {match.group()!r} leaves the repository")
+        for match in CONTRACT_CITED.finditer(text):
+            if match.group() != "docs/CONTRACT.md" and (path.parent / match.group()).resolve() != CONTRACT:
+                problems.append(f"{relative}: cite the contract as docs/CONTRACT.md, not {match.group()!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_contract_is_in_the_repository():
+    lines = CONTRACT.read_text(encoding="utf-8").splitlines()
+    assert "mirrors the course's public contract" in lines[0]
+    assert lines[1] == "# The course's public contract"
+    assert "`python -m course.bench gpt" in "\n".join(lines)
+
+
+def test_bench_finds_its_pytorch_reference_in_the_repository():
+    from course import bench
+
+    reference = bench.TORCH_REFERENCE
+    assert reference.is_file() and reference.resolve().is_relative_to(ROOT)
+    assert reference.resolve() in {p.resolve() for p in repository_files()}, "commit bench/torch_gpt_reference.py"
+    parser = bench.build_parser()
+    compare = parser.parse_args(["compare", "--torch-python", "python"])
+    assert compare.reference == reference
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^TORCH_REFERENCE := bench/torch_gpt_reference\.py$", makefile, re.M)
+    assert "--reference $(TORCH_REFERENCE)" in makefile
+    # The two benchmarks time the same model: the reference's defaults are `course.bench gpt`'s.
+    defaults = dict(re.findall(r'add_argument\("--([\w-]+)", type=int, default=(\d+)\)', reference.read_text()))
+    gpt = parser.parse_args(["gpt"])
+    for name in bench.MODEL_OPTIONS:
+        assert int(defaults[name.replace("_", "-")]) == getattr(gpt, name), name
