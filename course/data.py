@@ -3,8 +3,8 @@
 - :func:`load_breast_cancer_split` — scikit-learn's breast-cancer set (in its wheel), standardised
 - :func:`make_2d_dataset` — small 2-D sets for decision boundaries (xor, moons, circles, blobs)
 - :func:`load_text` — the course corpus, or any UTF-8 text file of the learner's, checked
-- :func:`split_text` — train/validation split of a text at a line boundary
-- :func:`without_autotune` — a ``tf.data`` pipeline with autotuning off (fixed buffers need none)
+- :func:`load_digits_split` — scikit-learn's 8×8 digits (in its wheel), pixels in [0, 1]
+- :func:`load_translation_data` — chapter 2's English→French task (`data/seq2seq/`)
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from tinyllm.tokenizers import PAD_ID, START_ID, Vocabulary
+from tinyllm.validation import require_positive_int
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 CORPUS_PATH = DATA_DIR / "corpus" / "tiny_world.txt"
@@ -106,31 +109,113 @@ def corpus_info() -> dict:
     return json.loads(CORPUS_PATH.with_suffix(".json").read_text(encoding="utf-8"))
 
 
-def split_text(text: str, validation_fraction: float = 0.1) -> tuple:
-    """``(train, validation)``: the last ``validation_fraction`` of the text, cut at a line start."""
-    if not 0.0 < validation_fraction < 1.0:
-        raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
-    cut = int(len(text) * (1 - validation_fraction))
-    newline = text.find("\n", cut)
-    if 0 <= newline < len(text) - 1:
-        cut = newline + 1
-    return text[:cut], text[cut:]
+SEQ2SEQ_DIR = DATA_DIR / "seq2seq"
 
 
-def without_autotune(dataset):
-    """``dataset`` (a ``tf.data.Dataset``) with tf.data's autotuning turned off.
+@dataclass
+class TranslationSplit:
+    """One split as text and as padded int arrays (b sentences).
 
-    A pipeline whose buffer sizes and parallelism are fixed (``prefetch(2)``, a
-    sequential ``map``) has nothing to tune, and the autotuning costs time in
-    TensorFlow 2.21: a thread runs beside every iterator, sleeping between
-    tuning rounds for longer and longer periods, and deleting the iterator waits
-    for the current sleep to end. ``model.fit`` deletes its iterator when it
-    returns; on chapter 5's 20-second training run we measured ``fit`` returning
-    1 to 23 s after its last step in 9 of 19 runs, and within 0.1 s in all 6 runs
-    with autotuning off (``tests/test_ch05.py`` checks the option is set).
+    encoder_inputs (b, S)   source ids, right-padded with 0
+    decoder_inputs (b, T)   <start> y_1 … y_{T−1}: the targets shifted right (teacher forcing)
+    targets        (b, T)   y_1 … y_n <end>, right-padded with 0
+    source_lengths (b,)     words in each source sentence
     """
-    import tensorflow as tf
 
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return dataset.with_options(options)
+    sources: list
+    references: list
+    encoder_inputs: np.ndarray
+    decoder_inputs: np.ndarray
+    targets: np.ndarray
+    source_lengths: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    @property
+    def target_mask(self) -> np.ndarray:
+        """(b, T) float32: 1 where the target is a real token (words and <end>), 0 on padding."""
+        return (self.targets != PAD_ID).astype(np.float32)
+
+
+@dataclass
+class TranslationData:
+    """The chapter's task: ``train``, ``validation``, ``test`` splits and the two vocabularies."""
+
+    train: TranslationSplit
+    validation: TranslationSplit
+    test: TranslationSplit
+    source_vocab: Vocabulary
+    target_vocab: Vocabulary
+
+
+def read_pairs(path) -> tuple:
+    """(sources, targets) from a ``source<TAB>target`` file, with a clear error for a bad line."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"dataset file not found: {path} (regenerate with data/seq2seq/make_dataset.py)")
+    sources, targets = [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        parts = line.split("\t")
+        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+            raise ValueError(f"{path.name} line {number}: expected 'source<TAB>target', got {line[:60]!r}")
+        sources.append(parts[0])
+        targets.append(parts[1])
+    return sources, targets
+
+
+def make_split(sources, references, source_vocab: Vocabulary, target_vocab: Vocabulary) -> TranslationSplit:
+    """Encode a list of sentence pairs into a :class:`TranslationSplit` of padded arrays."""
+    encoder_inputs = source_vocab.encode_batch(sources)
+    targets = target_vocab.encode_batch(references, add_end=True)
+    # Teacher forcing inputs: <start> followed by the targets minus their last column.
+    decoder_inputs = np.concatenate([np.full((len(targets), 1), START_ID, np.int32), targets[:, :-1]], axis=1)
+    lengths = (encoder_inputs != PAD_ID).sum(axis=1).astype(np.int32)
+    return TranslationSplit(list(sources), list(references), encoder_inputs, decoder_inputs, targets, lengths)
+
+
+def load_translation_data(directory=None, train_size: int | None = None) -> TranslationData:
+    """Load the English → Zorbian task of ``data/seq2seq`` (see its ``make_dataset.py``).
+
+    The vocabularies and maximum lengths come from the training split only (S = 15
+    source words, T = 17 target words + <end> = 18; 95 source and 97 target ids). ``train_size`` keeps the first
+    that many training pairs (the file is shuffled), for quick experiments.
+    """
+    directory = SEQ2SEQ_DIR if directory is None else Path(directory)
+    train_sources, train_targets = read_pairs(directory / "train.tsv")
+    if train_size is not None:
+        train_size = require_positive_int(train_size, "train_size")
+        train_sources, train_targets = train_sources[:train_size], train_targets[:train_size]
+    source_vocab = Vocabulary.from_sentences(train_sources, name="source sentence")
+    target_vocab = Vocabulary.from_sentences(train_targets, name="target sentence")
+    splits = {"train": make_split(train_sources, train_targets, source_vocab, target_vocab)}
+    for name in ("validation", "test"):
+        splits[name] = make_split(*read_pairs(directory / f"{name}.tsv"), source_vocab, target_vocab)
+    return TranslationData(**splits, source_vocab=source_vocab, target_vocab=target_vocab)
+
+
+def load_lexicon(directory=None) -> dict:
+    """English word → (Zorbian word, category) from ``lexicon.tsv``."""
+    directory = SEQ2SEQ_DIR if directory is None else Path(directory)
+    rows = [line.split("\t") for line in (directory / "lexicon.tsv").read_text(encoding="utf-8").splitlines()]
+    return {english: (zorbian, category) for english, zorbian, category in rows}
+
+
+def load_digits_split(test_fraction: float = 0.25, seed: int = 0) -> Split:
+    """scikit-learn's 8×8 handwritten digits (1797 images, in its wheel), pixels scaled to [0, 1].
+
+    Returns a :class:`course.data.Split` with ``x_*`` float32 of shape (n, 64)
+    (row-major 8×8 images; pixel values 0..16 divided by 16), ``y_*`` int64
+    digit labels 0–9, a stratified split (1347 train / 450 test by default).
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    data = load_digits()
+    x = (data.data / 16.0).astype(np.float32)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, data.target, test_size=test_fraction, random_state=seed, stratify=data.target
+    )
+    return Split(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), list(data.feature_names))

@@ -116,7 +116,7 @@ def _fail(message: str, code: int = 2):
 def command_train(args) -> float:
     # The text first (plain Python, no TensorFlow op), so a bad file fails at once.
     from course.data import corpus_info, load_text
-    from solutions.ch05 import prepare_text
+    from tinyllm.text_data import prepare_text
 
     name = args.text or "the course corpus"
     try:
@@ -126,7 +126,8 @@ def command_train(args) -> float:
         _fail(f"--text: {error}" if args.text and "--text" not in str(error) else str(error))
 
     # Then the strategy: logical CPU devices and MultiWorkerMirroredStrategy must exist before any other TF op.
-    from solutions.gpt_train import PeerWatchdog, is_chief, make_strategy, worker_info
+    from course.runs import PeerWatchdog
+    from tinyllm.distributed import is_chief, make_strategy, worker_info
 
     watchdog = None
     if args.strategy == "multiworker":
@@ -137,9 +138,11 @@ def command_train(args) -> float:
     except ValueError as error:
         _fail(str(error))
 
-    from solutions.ch05 import baselines
-    from solutions.gpt import GPTConfig, choose_precision, environment_summary, parameter_count
-    from solutions.gpt_train import RunConfig, text_fingerprint, train
+    from tinyllm.text_data import baselines
+    from course.runs import environment_summary
+    from tinyllm.distributed import choose_precision
+    from tinyllm.gpt import GPTConfig, parameter_count
+    from course.runs import RunConfig, text_fingerprint, train
 
     try:
         config = GPTConfig(data.vocabulary_size, args.seq_len, args.layers, args.heads, args.d_model,
@@ -178,8 +181,8 @@ def command_train(args) -> float:
 
 
 def command_sample(args) -> str:
-    from solutions.gpt import generate_text
-    from solutions.gpt_train import load_trained
+    from tinyllm.sampling import generate_text
+    from course.runs import load_trained
 
     if args.temperature < 0:
         _fail(f"--temperature must be ≥ 0 (0 is greedy), got {args.temperature}")

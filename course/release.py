@@ -2,19 +2,14 @@
 
     python -m course.release OUT_DIR
 
-The edition is what a teacher hands out: the chapter notebooks with blank
-exercises (outputs cleared), the data, the ``course`` package with the public
-cases and expected values frozen from the reference now (so ``check`` works
-offline), the teaching code that later cells use, and a README, Makefile and
-pyproject of its own. It has no reference answers, no hidden cases, no tests,
-no grader.
-
-The teaching code is ``solutions/`` copied as the top-level package
-``teaching/`` (same depth, so paths relative to a module still work) with the
-exercise functions of each chapter removed, and every ``solutions`` import in
-it, in ``course`` and in the notebooks rewritten to ``teaching``. This relies
-on the rule in docs/CONTRIBUTING.md that exercise functions are leaves: the
-release refuses to build when teaching code or a notebook uses one.
+The edition is what a teacher hands out: a copy of the course with the
+instructor's parts dropped. It keeps the chapter notebooks (exercise cells blank,
+outputs cleared), the teaching library ``tinyllm/`` as it is, the data, and the
+``course`` package with the public cases and the expected values frozen from the
+reference now (so ``check`` works offline), plus a README, Makefile and pyproject
+of its own. It drops ``solutions/`` (the answers), the hidden cases, the grader,
+this module and the tests. Nothing is rewritten: the library and the notebooks
+never import ``solutions`` (the leak check below refuses an edition that does).
 
 Before the edition is moved into place it is checked for leaks (a ``solutions``
 or hidden-case module, an import of ``solutions``, a solved exercise cell, three
@@ -37,7 +32,7 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TEACHING = "teaching"
+LIBRARY = "tinyllm"
 MARKER = ".student-edition"
 EXERCISE_TAG = "exercise:"
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
@@ -46,237 +41,29 @@ COURSE_EXCLUDED = ("hidden", "grade.py", "release.py", "sandbox.py", "sandbox_ch
 COPIED_FILES = ("requirements.txt", "environment.yml", "LICENSE", "LICENSE.md", "LICENSE.txt")
 
 
-class ReleaseError(RuntimeError):
-    """The edition cannot be written as asked; the message says what to change."""
-
-
-# --------------------------------------------------------------------------- rewriting `solutions` to `teaching`
-
-_FROM_PACKAGE = re.compile(r"\bfrom(\s+)solutions(\s+)import\b")
-_DOTTED = re.compile(r"(?<![\w.])solutions\.(?=[A-Za-z_])")
-_PATH = re.compile(r"(?<![\w./-])solutions/")
 _IMPORTS_SOLUTIONS = re.compile(r"^\s*(from|import)\s+solutions\b", re.M)
 
 
-def rewrite_imports(text: str) -> str:
-    """``solutions`` → ``teaching`` in imports, dotted names and paths (``solutions.ch01``, ``solutions/``)."""
-    text = _FROM_PACKAGE.sub(r"from\1" + TEACHING + r"\2import", text)
-    text = _DOTTED.sub(TEACHING + ".", text)
-    return _PATH.sub(TEACHING + "/", text)
-
-
-def exercise_names(chapter: str) -> set:
-    from course.registry import exercises, get_exercise
-
-    return {get_exercise(e).function_name for e in exercises() if e.split(".")[0] == chapter}
-
-
-def all_exercise_names() -> dict:
-    """``{chapter: {function names}}`` for every registered exercise."""
-    from course.registry import exercises
-
-    chapters = sorted({e.split(".")[0] for e in exercises()})
-    return {chapter: exercise_names(chapter) for chapter in chapters}
-
-
-def strip_exercises(source: str, names: set, where: str = "module") -> str:
-    """``source`` without the top-level functions in ``names`` (decorators included).
-
-    Raises :class:`ReleaseError` when what is left still uses one of them, or
-    binds one of the names another way.
-    """
-    tree = ast.parse(source)
-    lines = source.splitlines(keepends=True)
-    spans = []
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names:
-            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            spans.append((start, node.end_lineno))
-    for start, end in reversed(spans):
-        del lines[start - 1:end]
-    stripped = _drop_empty_sections("".join(lines)) if spans else source
-    problems = uses_of(ast.parse(stripped), names)
-    if problems:
-        raise ReleaseError(
-            f"{where}: {'; '.join(problems)} — exercise functions are leaves (docs/CONTRIBUTING.md): "
-            "teaching code must use the Keras/TensorFlow built-in or a teaching function instead"
-        )
-    return stripped
-
-
-_SECTION = re.compile(r"^# -{10,}.*$")
-
-
-def _drop_empty_sections(text: str) -> str:
-    """Remove a ``# ---- section`` header left with nothing under it, and runs of blank lines."""
-    lines = text.splitlines(keepends=True)
-    kept = []
-    for index, line in enumerate(lines):
-        if _SECTION.match(line):
-            following = next((x for x in lines[index + 1:] if x.strip()), "")
-            if not following or _SECTION.match(following):
-                continue
-        kept.append(line)
-    return re.sub(r"\n{4,}", "\n\n\n", "".join(kept))
-
-
-def uses_of(tree: ast.AST, names: set) -> list:
-    """Where ``tree`` uses one of ``names`` as a free name (not a local variable or parameter)."""
-    problems = []
-
-    class Visitor(ast.NodeVisitor):
-        def __init__(self):
-            self.scopes = [set()]
-
-        def _function(self, node):
-            bound = {a.arg for a in node.args.args + node.args.posonlyargs + node.args.kwonlyargs}
-            bound |= {a.arg for a in (node.args.vararg, node.args.kwarg) if a}
-            for child in ast.walk(node):
-                if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
-                    bound.add(child.id)
-            for default in node.args.defaults + [d for d in node.args.kw_defaults if d]:
-                self.visit(default)
-            for decorator in node.decorator_list:
-                self.visit(decorator)
-            self.scopes.append(bound)
-            for statement in node.body:
-                self.visit(statement)
-            self.scopes.pop()
-
-        visit_FunctionDef = visit_AsyncFunctionDef = _function
-
-        def visit_Lambda(self, node):
-            self.scopes.append({a.arg for a in node.args.args})
-            self.visit(node.body)
-            self.scopes.pop()
-
-        def visit_Name(self, node):
-            if node.id in names and isinstance(node.ctx, ast.Load) and not any(node.id in s for s in self.scopes[1:]):
-                problems.append(f"line {node.lineno} uses {node.id}()")
-
-    top = {t.id for n in getattr(tree, "body", []) if isinstance(n, (ast.Assign, ast.AnnAssign))
-           for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}
-    for node in getattr(tree, "body", []):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            top |= {(a.asname or a.name).split(".")[0] for a in node.names}
-    problems += [f"{name} is still defined at module level" for name in sorted(top & names)]
-    Visitor().visit(tree)
-    return problems
-
-
-def import_problems(tree: ast.AST, exercises_by_chapter: dict, package: str | None = None) -> list:
-    """Imports that a student edition cannot satisfy: ``solutions`` itself, or an exercise function."""
-    problems = []
-    module_aliases = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.split(".")[0] == "solutions":
-                    problems.append(f"line {node.lineno}: import {alias.name}")
-                parts = alias.name.split(".")
-                if len(parts) == 2 and parts[0] == TEACHING and alias.asname:
-                    module_aliases[alias.asname] = parts[1]
-        elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            if node.level and package:
-                module = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([module] if module else []))
-            parts = module.split(".")
-            if parts[0] == "solutions":
-                problems.append(f"line {node.lineno}: from {module} import …")
-            elif parts[0] == TEACHING and len(parts) == 2:
-                for alias in node.names:
-                    if alias.name in exercises_by_chapter.get(parts[1], set()):
-                        problems.append(f"line {node.lineno}: imports the exercise function {parts[1]}.{alias.name}")
-            elif parts == [TEACHING]:
-                for alias in node.names:
-                    module_aliases[alias.asname or alias.name] = alias.name
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in module_aliases:
-            chapter = module_aliases[node.value.id]
-            if node.attr in exercises_by_chapter.get(chapter, set()):
-                problems.append(f"line {node.lineno}: uses the exercise function {chapter}.{node.attr}")
-    return problems
-
-
-def _python_of_cell(source: str) -> ast.AST | None:
-    try:
-        return ast.parse(source)
-    except SyntaxError:
-        pass
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-
-        return ast.parse(TransformerManager().transform_cell(source))
-    except Exception:  # noqa: BLE001 - a cell that is not Python even for IPython: not ours to judge
-        return None
+class ReleaseError(RuntimeError):
+    """The edition cannot be written as asked; the message says what to change."""
 
 
 # --------------------------------------------------------------------------- the parts of the edition
 
 
-def teaching_package(out: Path, exercises_by_chapter: dict) -> list:
-    """``solutions/**.py`` → ``out/teaching/``, exercises removed, imports rewritten; returns the files."""
-    source_root = ROOT / "solutions"
+def copied_package(out: Path, name: str, excluded: tuple = ()) -> list:
+    """``name/`` copied to ``out/name/`` as it is, without ``excluded`` top-level entries and caches."""
     written = []
-    for path in sorted(source_root.rglob("*.py")):
-        if "__pycache__" in path.parts:
+    for path in sorted((ROOT / name).rglob("*")):
+        relative = path.relative_to(ROOT / name)
+        if not path.is_file() or "__pycache__" in relative.parts or path.suffix == ".pyc" \
+                or relative.parts[0] in excluded:
             continue
-        relative = path.relative_to(source_root)
-        text = path.read_text(encoding="utf-8")
-        chapter = relative.stem if len(relative.parts) == 1 and re.fullmatch(r"ch\d\d", relative.stem) else None
-        if chapter:
-            text = strip_exercises(text, exercises_by_chapter.get(chapter, set()), f"solutions/{relative}")
-        if relative == Path("__init__.py"):
-            text = _replace_docstring(text, '"""Teaching code of each chapter, as the notebooks and later chapters use it.\n\n'
-                                            "These are the course's reference modules without the exercise answers:\n"
-                                            "the functions you write in the exercises are yours to write.\n\"\"\"\n")
-        text = rewrite_imports(text)
-        package = ".".join([TEACHING, *relative.parent.parts])
-        problems = import_problems(ast.parse(text), exercises_by_chapter, package)
-        if problems:
-            raise ReleaseError(f"solutions/{relative}: {'; '.join(problems)} (exercise functions are leaves: "
-                               "docs/CONTRIBUTING.md)")
-        target = out / TEACHING / relative
+        target = out / name / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        shutil.copyfile(path, target)
         written.append(target)
-    if not (out / TEACHING / "__init__.py").exists():
-        (out / TEACHING / "__init__.py").write_text('"""Teaching code of each chapter."""\n', encoding="utf-8")
     return written
-
-
-def _replace_docstring(text: str, docstring: str) -> str:
-    tree = ast.parse(text)
-    if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(getattr(tree.body[0], "value", None), ast.Constant) \
-            and isinstance(tree.body[0].value.value, str):
-        lines = text.splitlines(keepends=True)
-        return docstring + "".join(lines[tree.body[0].end_lineno:])
-    return docstring + text
-
-
-def course_package(out: Path, exercises_by_chapter: dict) -> None:
-    """``course/`` without the instructor-only parts; ``solutions`` imports rewritten where there are any."""
-    source_root = ROOT / "course"
-    for path in sorted(source_root.rglob("*")):
-        relative = path.relative_to(source_root)
-        if not path.is_file() or "__pycache__" in relative.parts or relative.parts[0] in COURSE_EXCLUDED:
-            continue
-        if path.suffix == ".pyc":
-            continue
-        target = out / "course" / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".py":
-            text = path.read_text(encoding="utf-8")
-            if _IMPORTS_SOLUTIONS.search(text):
-                text = rewrite_imports(text)
-            package = ".".join(["course", *relative.parent.parts])
-            problems = import_problems(ast.parse(text), exercises_by_chapter, package)
-            if problems:
-                raise ReleaseError(f"course/{relative}: {'; '.join(problems)} (exercise functions are leaves: "
-                                   "docs/CONTRIBUTING.md)")
-            target.write_text(text, encoding="utf-8")
-        else:
-            shutil.copyfile(path, target)
 
 
 def frozen_values(out: Path) -> int:
@@ -296,8 +83,8 @@ def frozen_values(out: Path) -> int:
     return len(exercises())
 
 
-def chapter_notebooks(out: Path, exercises_by_chapter: dict) -> list:
-    """The chapter notebooks: outputs cleared, ``solutions`` rewritten, every exercise cell still blank."""
+def chapter_notebooks(out: Path) -> list:
+    """The chapter notebooks: outputs cleared, every exercise cell checked to be blank."""
     import nbformat
 
     folder = out / "chapters"
@@ -307,7 +94,6 @@ def chapter_notebooks(out: Path, exercises_by_chapter: dict) -> list:
     for path in sorted(source_folder.glob(CHAPTER_GLOB)):
         nb = nbformat.read(path, as_version=4)
         for index, cell in enumerate(nb.cells):
-            cell.source = rewrite_imports(cell.source)
             tags = [t for t in cell.get("metadata", {}).get("tags", []) if isinstance(t, str)]
             exercise = next((t[len(EXERCISE_TAG):] for t in tags if t.startswith(EXERCISE_TAG)), None)
             where = f"chapters/{path.name}, cell {index + 1}"
@@ -319,11 +105,6 @@ def chapter_notebooks(out: Path, exercises_by_chapter: dict) -> list:
             if exercise and "NotImplementedError" not in cell.source:
                 raise ReleaseError(f"{where} (exercise:{exercise}) is not blank: a student edition must not "
                                    "ship an answer (commit the notebook with the blank exercise)")
-            tree = _python_of_cell(cell.source)
-            problems = import_problems(tree, exercises_by_chapter) if tree is not None else []
-            if problems:
-                raise ReleaseError(f"{where}: {'; '.join(problems)} — after the check, a notebook goes on with the "
-                                   "built-in or a teaching function (docs/CONTRIBUTING.md)")
         target = folder / path.name
         nbformat.write(nb, target)
         written.append(target)
@@ -441,7 +222,7 @@ def _safe_target(out_dir: Path) -> Path:
     out_dir = Path(out_dir).expanduser().resolve()
     if ROOT.is_relative_to(out_dir):
         raise ReleaseError(f"refusing to write the edition over the repository itself ({out_dir})")
-    for part in ("course", "solutions", "chapters", "tests", "data", "docs", ".git"):
+    for part in ("course", "solutions", LIBRARY, "chapters", "tests", "data", "docs", ".git"):
         if out_dir.is_relative_to(ROOT / part):
             raise ReleaseError(f"refusing to write the edition inside the repository's {part}/ ({out_dir})")
     if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / MARKER).exists())):
@@ -453,16 +234,15 @@ def build(out_dir) -> dict:
     """Write the student edition to ``out_dir``; returns what it holds (counts)."""
     out_dir = _safe_target(Path(out_dir))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    by_chapter = all_exercise_names()
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; the edition is for handing out
     try:
-        teaching = teaching_package(staging, by_chapter)
-        course_package(staging, by_chapter)
+        library = [p for p in copied_package(staging, LIBRARY) if p.suffix == ".py"]
+        copied_package(staging, "course", COURSE_EXCLUDED)
         frozen = frozen_values(staging)
-        notebooks = chapter_notebooks(staging, by_chapter)
+        notebooks = chapter_notebooks(staging)
         data_files(staging)
         project_files(staging, notebooks)
         found = leaks(staging)
@@ -478,14 +258,14 @@ def build(out_dir) -> dict:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return {"notebooks": len(notebooks), "teaching_modules": len(teaching), "frozen_exercises": frozen}
+    return {"notebooks": len(notebooks), "library_modules": len(library), "frozen_exercises": frozen}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m course.release",
         description="Write the student edition: chapters with blank exercises, data, the course package with its "
-                    "public cases and expected values frozen from the reference, the teaching code, a README — "
+                    "public cases and expected values frozen from the reference, the tinyllm library, a README — "
                     "no reference answers, no hidden cases.",
     )
     parser.add_argument("out_dir", metavar="OUT_DIR", type=Path,
@@ -498,7 +278,7 @@ def main(argv=None) -> int:
         return 1
     print(f"wrote the student edition to {arguments.out_dir}: {counts['notebooks']} notebook(s), "
           f"{counts['frozen_exercises']} exercises with frozen expected values, "
-          f"{counts['teaching_modules']} teaching module(s)")
+          f"{counts['library_modules']} module(s) of the {LIBRARY} library")
     return 0
 
 
@@ -516,7 +296,7 @@ requires-python = ">=3.10"
 readme = "README.md"
 
 [tool.setuptools.packages.find]
-include = ["course*", "teaching*"]
+include = ["course*", "tinyllm*"]
 
 [tool.setuptools.package-data]
 course = ["frozen/*.npz"]
@@ -597,9 +377,9 @@ no network and no solutions. You can also check from a terminal:
 python -c "import numpy as np, course; print(course.check('ch01.relu', lambda x: np.maximum(x, 0)))"
 ```
 
-Later cells never depend on your answer: they use the teaching code in
-`teaching/` (the course's own modules, without the exercise answers) or the
-Keras built-in, so a notebook runs top to bottom whether or not you have done
+Later cells never depend on your answer: they use what the chapter builds on
+its page (the same code is in `tinyllm/`, the library later chapters import) or
+the Keras built-in, so a notebook runs top to bottom whether or not you have done
 its exercises.
 
 ## Chapters
@@ -612,7 +392,7 @@ its exercises.
 
 ```
 chapters/    the notebooks
-teaching/    the code the notebooks and later chapters build on (no exercise answers)
+tinyllm/     what the chapters build (models, layers, losses, decoders), one module per concept
 course/      exercises and check, data loaders, plots
 data/        the datasets the chapters train on, and the scripts that made them
 ```

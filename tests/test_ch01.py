@@ -6,6 +6,7 @@ import tensorflow as tf
 import keras
 
 from solutions import ch01
+from tinyllm import bigram, logistic_regression, tokenizers
 
 
 def test_sigmoid_equals_keras_and_is_finite():
@@ -56,9 +57,9 @@ def test_gradients_equal_gradient_tape():
          "y must have shape (4,)"),
         (lambda: ch01.logistic_regression_gradients(np.zeros(2), 0.0, np.ones(4), np.zeros(4)), ValueError,
          "x must have 2 dimension"),
-        (lambda: ch01.CharTokenizer("abc").encode("abz"), ValueError, "not in the vocabulary: 'z'"),
-        (lambda: ch01.CharTokenizer("abc").decode([0, 5]), ValueError, "ids must lie in [0, 2]"),
-        (lambda: ch01.CharTokenizer(""), ValueError, "non-empty"),
+        (lambda: tokenizers.CharTokenizer("abc").encode("abz"), ValueError, "not in the vocabulary: 'z'"),
+        (lambda: tokenizers.CharTokenizer("abc").decode([0, 5]), ValueError, "ids must lie in [0, 2]"),
+        (lambda: tokenizers.CharTokenizer(""), ValueError, "non-empty"),
     ],
 )
 def test_bad_input_gets_a_clear_error(call, error, words):
@@ -71,20 +72,20 @@ def test_scratch_loop_and_keras_dense_agree():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 3)).astype(np.float32)
     y = (x @ np.array([1.0, -2.0, 0.5]) > 0).astype(np.float32)
-    w, b, losses = ch01.train_logistic_regression(x, y, steps=50, learning_rate=0.5)
+    w, b, losses = logistic_regression.train_logistic_regression(x, y, steps=50, learning_rate=0.5)
     assert losses[-1] < losses[0] * 0.5
-    model = ch01.keras_logistic_regression(3, learning_rate=0.5)
-    ch01.fit_full_batch(model, x, y, steps=50)
+    model = logistic_regression.keras_logistic_regression(3, learning_rate=0.5)
+    logistic_regression.fit_full_batch(model, x, y, steps=50)
     np.testing.assert_allclose(model.get_layer("logit").get_weights()[0][:, 0], w, atol=1e-4)
 
 
 def test_char_tokenizer_round_trip_including_chinese():
     text = "one day 小猫 went home.\n"
-    tokenizer = ch01.CharTokenizer(text)
+    tokenizer = tokenizers.CharTokenizer(text)
     assert tokenizer.decode(tokenizer.encode(text)) == text
     assert tokenizer.vocabulary == sorted(set(text))
 
 
 def test_bigram_counts_beat_unigram_on_structured_text():
     ids = np.array([0, 1, 2] * 200, np.int64)
-    assert ch01.bigram_counts_cross_entropy(ids, ids, 3) < 0.05 < ch01.unigram_cross_entropy(ids, ids, 3)
+    assert bigram.bigram_counts_cross_entropy(ids, ids, 3) < 0.05 < bigram.unigram_cross_entropy(ids, ids, 3)

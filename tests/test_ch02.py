@@ -13,12 +13,14 @@ import pytest
 import tensorflow as tf
 
 from solutions import ch02
-from solutions.ch02 import END_ID, PAD_ID, START_ID
+from course.data import SEQ2SEQ_DIR, load_lexicon, load_translation_data, read_pairs
+from tinyllm import recurrence, seq2seq, sequence_metrics
+from tinyllm.tokenizers import END_ID, PAD_ID, START_ID
 
 
 @pytest.fixture(scope="module")
 def data():
-    return ch02.load_translation_data()
+    return load_translation_data()
 
 
 # --------------------------------------------------------------------------- exercises vs Keras
@@ -177,7 +179,7 @@ def test_held_out_sentences_are_unseen_and_distinct(data):
 
 def test_targets_follow_the_zorbian_rules(data):
     """Same content words as the source (through the lexicon), plus the particles; the verb goes last."""
-    lexicon = ch02.load_lexicon()
+    lexicon = load_lexicon()
     assert len({zorbian for zorbian, _ in lexicon.values()}) == len(lexicon)  # one-to-one
     for source, target in zip(data.test.sources[:300], data.test.references[:300]):
         words = source.split()
@@ -191,21 +193,21 @@ def test_targets_follow_the_zorbian_rules(data):
 
 
 def test_dataset_generator_reproduces_the_committed_files(tmp_path):
-    spec = importlib.util.spec_from_file_location("make_dataset", ch02.DATA_DIR / "make_dataset.py")
+    spec = importlib.util.spec_from_file_location("make_dataset", SEQ2SEQ_DIR / "make_dataset.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.main(["--out", str(tmp_path)])
     for name in ("train.tsv", "validation.tsv", "test.tsv", "lexicon.tsv", "info.json"):
-        assert (tmp_path / name).read_bytes() == (ch02.DATA_DIR / name).read_bytes(), name
+        assert (tmp_path / name).read_bytes() == (SEQ2SEQ_DIR / name).read_bytes(), name
 
 
 def test_read_pairs_reports_a_bad_line(tmp_path):
     path = tmp_path / "bad.tsv"
     path.write_text("the cat sleeps\tkiru nate ne tave\nno tab here\n", encoding="utf-8")
     with pytest.raises(ValueError, match="bad.tsv line 2"):
-        ch02.read_pairs(path)
+        read_pairs(path)
     with pytest.raises(FileNotFoundError, match="make_dataset.py"):
-        ch02.read_pairs(tmp_path / "missing.tsv")
+        read_pairs(tmp_path / "missing.tsv")
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -214,39 +216,39 @@ def test_read_pairs_reports_a_bad_line(tmp_path):
 def test_exact_match_and_token_accuracy_by_hand():
     targets = np.array([[5, 6, 2, 0], [7, 2, 0, 0], [5, 5, 5, 2]])
     predicted = np.array([[5, 6, 2, 0, 0], [7, 8, 2, 0, 0], [5, 5, 6, 2, 0]])
-    np.testing.assert_array_equal(ch02.exact_match_per_sentence(predicted, targets), [True, False, False])
-    assert ch02.exact_match(predicted, targets) == pytest.approx(1 / 3)
+    np.testing.assert_array_equal(sequence_metrics.exact_match_per_sentence(predicted, targets), [True, False, False])
+    assert sequence_metrics.exact_match(predicted, targets) == pytest.approx(1 / 3)
     # tokens: 3/3, 1/2 (the <end> comes one step late), 3/4 (position by position)
-    assert ch02.token_accuracy(predicted, targets) == pytest.approx(7 / 9)
-    np.testing.assert_allclose(ch02.token_accuracy_per_sentence(predicted, targets), [1, 0.5, 0.75])
+    assert sequence_metrics.token_accuracy(predicted, targets) == pytest.approx(7 / 9)
+    np.testing.assert_allclose(sequence_metrics.token_accuracy_per_sentence(predicted, targets), [1, 0.5, 0.75])
     # no <end> at all is not an exact match, even if the words are right
-    assert not ch02.exact_match_per_sentence(np.array([[7, 0, 0]]), np.array([[7, 2, 0]]))[0]
-    by_length = ch02.accuracy_by_length([2, 1, 2], predicted, targets)
+    assert not sequence_metrics.exact_match_per_sentence(np.array([[7, 0, 0]]), np.array([[7, 2, 0]]))[0]
+    by_length = sequence_metrics.accuracy_by_length([2, 1, 2], predicted, targets)
     assert list(by_length["length"]) == [1, 2] and list(by_length["count"]) == [1, 2]
     np.testing.assert_allclose(by_length["exact_match"], [0, 0.5])
     np.testing.assert_allclose(by_length["token_accuracy"], [0.5, 6 / 7])
     with pytest.raises(ValueError, match="same number of rows"):
-        ch02.exact_match(predicted[:2], targets)
+        sequence_metrics.exact_match(predicted[:2], targets)
 
 
 # --------------------------------------------------------------------------- model and decoding
 
 
 def test_build_seq2seq_shapes_and_loss():
-    model = ch02.build_seq2seq(20, 30, embedding_dim=8, units=16)
+    model = seq2seq.build_seq2seq(20, 30, embedding_dim=8, units=16)
     logits = model([np.ones((3, 7), "int32"), np.ones((3, 5), "int32")])
     assert logits.shape == (3, 5, 30)
     for name in ("source_embedding", "encoder_lstm", "target_embedding", "decoder_lstm", "logits"):
         model.get_layer(name)
     assert model.loss.reduction == "mean_with_sample_weight" and model.loss.from_logits
     with pytest.raises(ValueError, match="target_vocab_size must be a positive integer"):
-        ch02.build_seq2seq(20, 0)
+        seq2seq.build_seq2seq(20, 0)
 
 
 def test_encoder_state_ignores_padding():
     """mask_zero on the source embedding: padding a sentence does not change the encoder's final state."""
-    model = ch02.build_seq2seq(20, 30, embedding_dim=8, units=16)
-    encoder, _ = ch02.inference_models(model)
+    model = seq2seq.build_seq2seq(20, 30, embedding_dim=8, units=16)
+    encoder, _ = seq2seq.inference_models(model)
     h_short, c_short = encoder(np.array([[5, 6, 7]], "int32"))
     h_padded, c_padded = encoder(np.array([[5, 6, 7, 0, 0, 0]], "int32"))
     np.testing.assert_allclose(h_short, h_padded, atol=1e-6)
@@ -254,20 +256,20 @@ def test_encoder_state_ignores_padding():
 
 
 def test_decoding_rejects_bad_encoder_inputs():
-    model = ch02.build_seq2seq(20, 30, embedding_dim=8, units=16)
+    model = seq2seq.build_seq2seq(20, 30, embedding_dim=8, units=16)
     with pytest.raises(ValueError, match="empty"):
-        ch02.greedy_decode(model, np.zeros((0, 5), "int32"), 4)
+        seq2seq.greedy_decode(model, np.zeros((0, 5), "int32"), 4)
     with pytest.raises(ValueError, match="all padding"):
-        ch02.greedy_decode(model, np.array([[3, 4], [0, 0]]), 4)
+        seq2seq.greedy_decode(model, np.array([[3, 4], [0, 0]]), 4)
     with pytest.raises(ValueError, match="max_length"):
-        ch02.greedy_decode(model, np.array([[3, 4]]), 0)
+        seq2seq.greedy_decode(model, np.array([[3, 4]]), 0)
     with pytest.raises(ValueError, match="named layers"):
-        ch02.greedy_decode(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), np.array([[3, 4]]), 4)
+        seq2seq.greedy_decode(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), np.array([[3, 4]]), 4)
 
 
 def test_input_sensitivity_shows_vanishing_and_the_open_forget_gate():
-    sensitivity = {label: ch02.input_sensitivity(layer, length=60)
-                   for label, layer in ch02.recurrent_layers_for_sensitivity().items()}
+    sensitivity = {label: recurrence.input_sensitivity(layer, length=60)
+                   for label, layer in recurrence.recurrent_layers_for_sensitivity().items()}
     rnn, lstm_open = sensitivity["tanh RNN"], sensitivity["LSTM, forget gate open (bias 5)"]
     assert rnn[50] < 1e-4 * rnn[0]  # vanishes
     assert lstm_open[50] > 0.3 * lstm_open[2]  # carried
@@ -276,24 +278,24 @@ def test_input_sensitivity_shows_vanishing_and_the_open_forget_gate():
 
 @pytest.mark.slow
 def test_smoke_training_and_both_greedy_decoders_agree():
-    data = ch02.load_translation_data(train_size=512)
-    model = ch02.build_seq2seq(data.source_vocab.size, data.target_vocab.size, embedding_dim=8, units=16)
-    history = ch02.train_seq2seq(model, data, epochs=2, batch_size=128)
+    data = load_translation_data(train_size=512)
+    model = seq2seq.build_seq2seq(data.source_vocab.size, data.target_vocab.size, embedding_dim=8, units=16)
+    history = seq2seq.train_seq2seq(model, data, epochs=2, batch_size=128)
     assert history.history["loss"][1] < history.history["loss"][0]
-    stepwise = ch02.greedy_decode(model, data.test.encoder_inputs[:64], 18)
-    rerun = ch02.greedy_decode_full(model, data.test.encoder_inputs[:64], 18)
+    stepwise = seq2seq.greedy_decode(model, data.test.encoder_inputs[:64], 18)
+    rerun = seq2seq.greedy_decode_full(model, data.test.encoder_inputs[:64], 18)
     np.testing.assert_array_equal(stepwise, rerun)
     assert stepwise.shape == (64, 18)
     ended = np.cumsum(stepwise == END_ID, axis=1) > 0  # after the first <end>: padding only
     assert (stepwise[:, 1:][ended[:, :-1]] == PAD_ID).all()
-    result = ch02.evaluate(model, data.test)
+    result = sequence_metrics.evaluate(model, data.test)
     assert 0.0 <= result["exact_match"] <= result["token_accuracy"] <= 1.0
-    assert isinstance(ch02.translate(model, data, "the cat sleeps"), str)
-    assert len(ch02.translate(model, data, ["the cat sleeps", "anna runs"])) == 2
+    assert isinstance(seq2seq.translate(model, data, "the cat sleeps"), str)
+    assert len(seq2seq.translate(model, data, ["the cat sleeps", "anna runs"])) == 2
     for bad, message in [("", "empty"), ("the unicorn sleeps", "unicorn"),
                          (" ".join(["the big dog"] * 6), "at most 15"), ([], "empty")]:
         with pytest.raises(ValueError, match=message):
-            ch02.translate(model, data, bad)
+            seq2seq.translate(model, data, bad)
     with pytest.raises(TypeError, match="string or a list"):
-        ch02.translate(model, data, 42)
+        seq2seq.translate(model, data, 42)
     assert tf.executing_eagerly()

@@ -7,13 +7,14 @@ import pytest
 import tensorflow as tf
 from sklearn.decomposition import PCA
 
-from solutions import ch03
+from course.data import load_digits_split
+from tinyllm import autoencoders
 from solutions.ch03 import bce_reconstruction_loss, mse_reconstruction_loss, pca_reconstruction
 
 
 @pytest.fixture(scope="module")
 def digits():
-    return ch03.load_digits_split()
+    return load_digits_split()
 
 
 def _images(seed=0, n=16, d=64):
@@ -30,13 +31,13 @@ def test_digits_split(digits):
     assert digits.x_train.min() == 0.0 and digits.x_train.max() == 1.0
     assert set(np.unique(digits.x_train * 16)) <= set(range(17))  # pixel values 0..16, divided by 16
     assert np.all(np.bincount(digits.y_test, minlength=10) >= 43)  # stratified: 43–46 of each digit
-    again = ch03.load_digits_split()
+    again = load_digits_split()
     np.testing.assert_array_equal(again.x_test, digits.x_test)
 
 
 def test_digits_split_rejects_bad_fraction():
     with pytest.raises(ValueError, match="test_fraction"):
-        ch03.load_digits_split(test_fraction=1.5)
+        load_digits_split(test_fraction=1.5)
 
 
 # --------------------------------------------------------------------------- exercises vs Keras
@@ -46,7 +47,7 @@ def test_mse_is_keras_mse_times_features():
     x, x_hat = _images()
     keras_mean = float(keras.losses.MeanSquaredError()(x, x_hat))  # mean over features and samples
     assert mse_reconstruction_loss(x, x_hat) == pytest.approx(64 * keras_mean, rel=1e-5)
-    assert mse_reconstruction_loss(x, x_hat) == pytest.approx(ch03.reconstruction_error(x, x_hat), rel=1e-5)
+    assert mse_reconstruction_loss(x, x_hat) == pytest.approx(autoencoders.reconstruction_error(x, x_hat), rel=1e-5)
 
 
 def test_mse_sums_every_non_batch_axis():
@@ -59,7 +60,7 @@ def test_bce_is_keras_bce_times_features():
     x, x_hat = _images(1)
     keras_mean = float(keras.losses.BinaryCrossentropy()(x, x_hat))
     assert bce_reconstruction_loss(x, x_hat) == pytest.approx(64 * keras_mean, rel=1e-5)
-    assert bce_reconstruction_loss(x, x_hat) == pytest.approx(ch03.reconstruction_error(x, x_hat, "bce"), rel=1e-5)
+    assert bce_reconstruction_loss(x, x_hat) == pytest.approx(autoencoders.reconstruction_error(x, x_hat, "bce"), rel=1e-5)
 
 
 def test_bce_from_sigmoid_equals_keras_from_logits():
@@ -79,9 +80,9 @@ def test_bce_clips_exact_zeros_and_ones():
 @pytest.mark.parametrize("kind", ["mse", "bce"])
 def test_compiled_model_reports_the_chapter_loss(digits, kind):
     """`loss_weights=D` turns Keras's mean-over-features loss into the summed one of the exercises."""
-    model = ch03.make_autoencoder(4, hidden_units=(16,), loss=kind, seed=1)
+    model = autoencoders.make_autoencoder(4, hidden_units=(16,), loss=kind, seed=1)
     x = digits.x_test[:100]
-    x_hat = ch03.reconstruct(model, x)
+    x_hat = autoencoders.reconstruct(model, x)
     reference = mse_reconstruction_loss(x, x_hat) if kind == "mse" else bce_reconstruction_loss(x, x_hat)
     assert model.evaluate(x, x, verbose=0, batch_size=100) == pytest.approx(float(reference), rel=1e-4)
 
@@ -104,7 +105,7 @@ def test_pca_reconstruction_equals_sklearn(digits):
 
 
 def test_pca_errors_match_the_exercise(digits):
-    errors = ch03.pca_errors(digits.x_train, digits.x_test, [2])
+    errors = autoencoders.pca_errors(digits.x_train, digits.x_test, [2])
     x_hat = pca_reconstruction(digits.x_train, digits.x_test, 2)
     assert errors[2] == pytest.approx(float(mse_reconstruction_loss(digits.x_test, x_hat)), rel=1e-4)
 
@@ -137,7 +138,7 @@ def test_bce_rejects_values_outside_unit_interval():
     with pytest.raises(ValueError, match="x_hat"):
         bce_reconstruction_loss(x, np.full_like(x_hat, np.nan))
     with pytest.raises(ValueError, match="x_hat must lie in"):
-        ch03.reconstruction_error(x, x_hat + 1, "bce")
+        autoencoders.reconstruction_error(x, x_hat + 1, "bce")
 
 
 def test_mse_accepts_any_real_values():
@@ -159,34 +160,34 @@ def test_pca_rejects_bad_input():
 def test_reconstruction_error_rejects_unknown_kind():
     x, x_hat = _images()
     with pytest.raises(ValueError, match="kind must be 'mse' or 'bce'"):
-        ch03.reconstruction_error(x, x_hat, "mae")
+        autoencoders.reconstruction_error(x, x_hat, "mae")
 
 
 # --------------------------------------------------------------------------- models and corruption
 
 
 def test_autoencoder_shapes_and_parts():
-    model = ch03.make_autoencoder(8)
+    model = autoencoders.make_autoencoder(8)
     x = np.zeros((5, 64), np.float32)
-    assert ch03.encode(model, x).shape == (5, 8)
-    x_hat = ch03.reconstruct(model, x)
+    assert autoencoders.encode(model, x).shape == (5, 8)
+    x_hat = autoencoders.reconstruct(model, x)
     assert x_hat.shape == (5, 64) and np.all((x_hat > 0) & (x_hat < 1))  # sigmoid output
-    linear = ch03.make_autoencoder(3, hidden_units=(), output_activation=None)
+    linear = autoencoders.make_autoencoder(3, hidden_units=(), output_activation=None)
     assert [type(layer).__name__ for layer in linear.encoder.layers + linear.decoder.layers] == ["Dense", "Dense"]
     assert all(layer.activation.__name__ == "linear" for layer in linear.encoder.layers + linear.decoder.layers)
 
 
 def test_autoencoder_rejects_bad_settings():
     with pytest.raises(ValueError, match="loss='bce' needs output_activation='sigmoid'"):
-        ch03.make_autoencoder(4, output_activation=None, loss="bce")
+        autoencoders.make_autoencoder(4, output_activation=None, loss="bce")
     with pytest.raises(ValueError, match="loss must be 'mse' or 'bce'"):
-        ch03.make_autoencoder(4, loss="mae")
+        autoencoders.make_autoencoder(4, loss="mae")
     with pytest.raises(ValueError, match="latent_dim must be a positive integer"):
-        ch03.make_autoencoder(0)
+        autoencoders.make_autoencoder(0)
 
 
 def test_masking_noise_layer():
-    layer = ch03.MaskingNoise(0.5, seed=3)
+    layer = autoencoders.MaskingNoise(0.5, seed=3)
     x = np.full((200, 64), 0.7, np.float32)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=False)), x)
     first = keras.ops.convert_to_numpy(layer(x, training=True))
@@ -195,32 +196,32 @@ def test_masking_noise_layer():
     assert 0.47 < np.mean(first == 0) < 0.53
     assert not np.array_equal(first, second)  # a fresh mask every step
     with pytest.raises(ValueError, match="rate must be in"):
-        ch03.MaskingNoise(1.0)
-    restored = ch03.MaskingNoise.from_config(layer.get_config())
+        autoencoders.MaskingNoise(1.0)
+    restored = autoencoders.MaskingNoise.from_config(layer.get_config())
     assert (restored.rate, restored.seed) == (0.5, 3)
 
 
 def test_mask_pixels_is_reproducible_and_only_erases():
     x, _ = _images(n=100)
-    a, b = ch03.mask_pixels(x, 0.3, seed=7), ch03.mask_pixels(x, 0.3, seed=7)
+    a, b = autoencoders.mask_pixels(x, 0.3, seed=7), autoencoders.mask_pixels(x, 0.3, seed=7)
     np.testing.assert_array_equal(a, b)
     assert 0.27 < np.mean(a == 0) < 0.33
     np.testing.assert_array_equal(a[a != 0], x[a != 0])
-    np.testing.assert_array_equal(ch03.mask_pixels(x, 0.0), x)
+    np.testing.assert_array_equal(autoencoders.mask_pixels(x, 0.0), x)
     with pytest.raises(ValueError, match="rate must be in"):
-        ch03.mask_pixels(x, -0.1)
+        autoencoders.mask_pixels(x, -0.1)
 
 
 def test_quantize():
     codes = np.linspace(-1, 1, 50, dtype=np.float32)[:, None]
-    q = ch03.quantize(codes, 2, low=-1.0, high=1.0)
+    q = autoencoders.quantize(codes, 2, low=-1.0, high=1.0)
     assert len(np.unique(q)) == 4 and q.min() == -1 and q.max() == 1
-    assert np.max(np.abs(ch03.quantize(codes, 8, -1.0, 1.0) - codes)) <= 1 / 255 + 1e-6
+    assert np.max(np.abs(autoencoders.quantize(codes, 8, -1.0, 1.0) - codes)) <= 1 / 255 + 1e-6
 
 
 def test_logit_gradients_match_the_closed_forms():
     z = np.linspace(-10, 10, 41).astype(np.float32)
-    grads = ch03.logit_gradients(z, target=1.0)
+    grads = autoencoders.logit_gradients(z, target=1.0)
     s = 1 / (1 + np.exp(-z.astype(np.float64)))
     np.testing.assert_allclose(grads["bce"], s - 1, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(grads["mse"], 2 * (s - 1) * s * (1 - s), rtol=1e-3, atol=1e-9)
@@ -229,8 +230,8 @@ def test_logit_gradients_match_the_closed_forms():
 
 def test_feature_factor_is_a_learning_rate_for_sgd_but_not_for_adam(digits):
     x = digits.x_train[:64]
-    sgd = ch03.first_step_size("sgd", 64.0, x) / ch03.first_step_size("sgd", 1.0, x)
-    adam = ch03.first_step_size("adam", 64.0, x) / ch03.first_step_size("adam", 1.0, x)
+    sgd = autoencoders.first_step_size("sgd", 64.0, x) / autoencoders.first_step_size("sgd", 1.0, x)
+    adam = autoencoders.first_step_size("adam", 64.0, x) / autoencoders.first_step_size("adam", 1.0, x)
     assert sgd == pytest.approx(64.0, rel=1e-3)
     assert 0.8 < adam < 1.25  # Adam's first step is lr·g/(|g| + ε): only ε sees the scale
 
@@ -239,10 +240,10 @@ def test_feature_factor_is_a_learning_rate_for_sgd_but_not_for_adam(digits):
 def test_tiny_training_run_learns(digits):
     """A smoke run (not the notebook's training): 40 epochs on 512 images lowers the loss a lot."""
     x = digits.x_train[:512]
-    model = ch03.make_autoencoder(8, hidden_units=(32,), seed=0)
-    before = ch03.reconstruction_error(x, ch03.reconstruct(model, x))
-    losses = ch03.train_autoencoder(model, x, epochs=40, batch_size=128)
-    after = ch03.reconstruction_error(x, ch03.reconstruct(model, x))
+    model = autoencoders.make_autoencoder(8, hidden_units=(32,), seed=0)
+    before = autoencoders.reconstruction_error(x, autoencoders.reconstruct(model, x))
+    losses = autoencoders.train_autoencoder(model, x, epochs=40, batch_size=128)
+    after = autoencoders.reconstruction_error(x, autoencoders.reconstruct(model, x))
     assert len(losses) == 40 and losses[-1] < losses[0]
     assert int(model.optimizer.iterations) == 40 * 4  # 512 / 128 steps per epoch
     assert after < 0.5 * before
@@ -251,9 +252,9 @@ def test_tiny_training_run_learns(digits):
 @pytest.mark.slow
 def test_denoiser_trains_on_corrupted_inputs_against_clean_targets(digits):
     x = digits.x_train[:256]
-    model = ch03.make_autoencoder(4, hidden_units=(16,), noise_rate=0.5, seed=0)
-    losses = ch03.train_autoencoder(model, x, epochs=5, batch_size=256)
+    model = autoencoders.make_autoencoder(4, hidden_units=(16,), noise_rate=0.5, seed=0)
+    losses = autoencoders.train_autoencoder(model, x, epochs=5, batch_size=256)
     # The training loss is measured on corrupted inputs, so it exceeds the clean-input loss of the same weights.
     assert losses[-1] > model.evaluate(x, x, verbose=0)
-    assert isinstance(model.layers[1], ch03.MaskingNoise)
+    assert isinstance(model.layers[1], autoencoders.MaskingNoise)
     tf.debugging.assert_all_finite(tf.constant(losses), "losses")

@@ -9,9 +9,11 @@ import pytest
 import tensorflow as tf
 
 from course.data import load_text
-from solutions import ch05, gpt
-from solutions.ch01 import CharTokenizer
-from solutions.gpt import GPTConfig, build_gpt, filter_logits, generate, parameter_count
+from solutions import ch05
+from tinyllm import distributed, gpt, text_data, tokenizers
+from tinyllm.tokenizers import CharTokenizer
+from tinyllm.gpt import build_gpt, GPTConfig, parameter_count
+from tinyllm.sampling import filter_logits, generate
 
 TINY = GPTConfig(vocabulary_size=11, sequence_length=12, num_layers=2, num_heads=2, d_model=16)
 
@@ -31,7 +33,7 @@ def distinct_logits(rng, shape, scale=2.0):
 
 @pytest.mark.parametrize("text", ["one day ava went to the river.", "有一天小明去了河边。", "naïve café ✓\n"])
 def test_byte_tokenizer_equals_keras_hub(text):
-    ours = ch05.ByteTokenizer()
+    ours = tokenizers.ByteTokenizer()
     theirs = keras_hub.tokenizers.ByteTokenizer()
     ids = ours.encode(text)
     np.testing.assert_array_equal(ids, keras.ops.convert_to_numpy(theirs(text)))
@@ -40,11 +42,11 @@ def test_byte_tokenizer_equals_keras_hub(text):
 
 
 def test_byte_tokenizer_chinese_is_three_bytes_per_character_and_cut_bytes_are_replaced():
-    ids = ch05.ByteTokenizer().encode("你好")
+    ids = tokenizers.ByteTokenizer().encode("你好")
     assert len(ids) == 6
-    assert ch05.ByteTokenizer().decode(ids[:4]) == "你\ufffd"
+    assert tokenizers.ByteTokenizer().decode(ids[:4]) == "你\ufffd"
     with pytest.raises(ValueError, match=r"\[0, 255\]"):
-        ch05.ByteTokenizer().decode([300])
+        tokenizers.ByteTokenizer().decode([300])
 
 
 def test_char_tokenizer_ids_map_to_unicode_codepoints():
@@ -56,32 +58,32 @@ def test_char_tokenizer_ids_map_to_unicode_codepoints():
 
 
 def test_prepare_text_splits_and_refuses_short_texts():
-    data = ch05.prepare_text(load_text(), 64)
+    data = text_data.prepare_text(load_text(), 64)
     assert data.vocabulary_size == 28 and len(data.val_ids) > 100_000
     with pytest.raises(ValueError, match="too short for a context of 64"):
-        ch05.prepare_text("a b c\n" * 20, 64, name="--text tiny.txt")
+        text_data.prepare_text("a b c\n" * 20, 64, name="--text tiny.txt")
 
 
 def test_chinese_text_is_character_level():
     from course.data import DATA_DIR
 
     text = load_text(DATA_DIR / "corpus" / "tiny_world_zh.txt")
-    data = ch05.prepare_text(text, 48)
+    data = text_data.prepare_text(text, 48)
     assert data.tokenizer.decode(data.train_ids[:6]) == text[:6] == "有一天，小红"
     assert data.vocabulary_size == len(set(text)) == 127
 
 
 def test_lm_inputs_and_targets_equal_the_training_pipeline():
-    data = ch05.prepare_text(load_text(), 16)
+    data = text_data.prepare_text(load_text(), 16)
     inputs, targets = next(iter(gpt_train_fit_dataset(data)))
-    window = ch05.random_windows(tf.constant(data.train_ids), 16, 4, seed=7, step=0).numpy()
+    window = text_data.random_windows(tf.constant(data.train_ids), 16, 4, seed=7, step=0).numpy()
     expected = ch05.lm_inputs_and_targets(window)
     np.testing.assert_array_equal(inputs.numpy(), expected[0])
     np.testing.assert_array_equal(targets.numpy(), expected[1])
 
 
 def gpt_train_fit_dataset(data):
-    from solutions.gpt_train import fit_dataset
+    from tinyllm.distributed import fit_dataset
 
     return fit_dataset(data.train_ids, 16, 4, seed=7, steps=2)
 
@@ -89,14 +91,14 @@ def gpt_train_fit_dataset(data):
 def test_training_and_validation_pipelines_have_autotuning_off():
     """Autotuning off is what keeps ``fit`` from waiting up to tens of seconds for tf.data's tuning thread
     when it deletes its iterator (see ``course.data.without_autotune``)."""
-    from solutions.gpt_train import fit_dataset, validation_dataset
+    from tinyllm.distributed import fit_dataset, validation_dataset
 
-    data = ch05.prepare_text(load_text(), 16)
+    data = text_data.prepare_text(load_text(), 16)
     val = validation_dataset(data.val_ids, 16, max_tokens=160, batch_size=4)
     for dataset in (fit_dataset(data.train_ids, 16, 4, seed=7, steps=2), val):
         assert dataset.options().autotune.enabled is False
     inputs, targets = zip(*[(x.numpy(), y.numpy()) for x, y in val])
-    windows = ch05.validation_windows(data.val_ids, 16, max_tokens=160)
+    windows = text_data.validation_windows(data.val_ids, 16, max_tokens=160)
     assert [len(x) for x in inputs] == [4, 4, 2]
     np.testing.assert_array_equal(np.concatenate(inputs), windows[:, :-1])
     np.testing.assert_array_equal(np.concatenate(targets), windows[:, 1:])
@@ -104,9 +106,9 @@ def test_training_and_validation_pipelines_have_autotuning_off():
 
 def test_random_windows_are_a_pure_function_of_seed_and_step():
     ids = tf.range(1000, dtype=tf.int32)
-    a = ch05.random_windows(ids, 8, 5, seed=1, step=3).numpy()
-    b = ch05.random_windows(ids, 8, 5, seed=1, step=3).numpy()
-    c = ch05.random_windows(ids, 8, 5, seed=1, step=4).numpy()
+    a = text_data.random_windows(ids, 8, 5, seed=1, step=3).numpy()
+    b = text_data.random_windows(ids, 8, 5, seed=1, step=3).numpy()
+    c = text_data.random_windows(ids, 8, 5, seed=1, step=4).numpy()
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     np.testing.assert_array_equal(np.diff(a, axis=1), 1)  # consecutive tokens of the text
@@ -114,7 +116,7 @@ def test_random_windows_are_a_pure_function_of_seed_and_step():
 
 
 def test_validation_windows_cover_each_target_once():
-    windows = ch05.validation_windows(np.arange(101), 10)
+    windows = text_data.validation_windows(np.arange(101), 10)
     assert windows.shape == (10, 11)
     np.testing.assert_array_equal(windows[:, 1:].ravel(), np.arange(1, 101))
 
@@ -200,15 +202,15 @@ def test_perplexity_equals_keras_hub_metric():
 
 def test_precision_is_chosen_by_device(monkeypatch):
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["gpu"] if kind == "GPU" else [])
-    assert gpt.choose_precision() == "mixed_float16"
+    assert distributed.choose_precision() == "mixed_float16"
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
-    monkeypatch.setattr(gpt, "cpu_has_fast_bfloat16", lambda: True)
-    assert gpt.choose_precision() == "mixed_bfloat16"
-    monkeypatch.setattr(gpt, "cpu_has_fast_bfloat16", lambda: False)
-    assert gpt.choose_precision() == "float32"
-    assert gpt.choose_precision("float32") == "float32"
+    monkeypatch.setattr(distributed, "cpu_has_fast_bfloat16", lambda: True)
+    assert distributed.choose_precision() == "mixed_bfloat16"
+    monkeypatch.setattr(distributed, "cpu_has_fast_bfloat16", lambda: False)
+    assert distributed.choose_precision() == "float32"
+    assert distributed.choose_precision("float32") == "float32"
     with pytest.raises(ValueError, match="precision must be one of"):
-        gpt.choose_precision("half")
+        distributed.choose_precision("half")
 
 
 def test_model_runs_under_mixed_bfloat16_with_float32_logits():
@@ -309,13 +311,14 @@ def test_short_training_beats_the_unigram_baseline():
     Measured: val loss 2.13 nats/char after 80 steps (unigram 2.83, bigram 1.88), with and without XLA;
     band: below the unigram baseline by at least 0.25 (leaves room for other CPUs' float rounding).
     """
-    from solutions.gpt_train import RunConfig, make_strategy, train
+    from course.runs import RunConfig, train
+    from tinyllm.distributed import make_strategy
 
-    data = ch05.prepare_text(load_text(), 32)
+    data = text_data.prepare_text(load_text(), 32)
     config = GPTConfig(data.vocabulary_size, 32, 2, 2, 48)
     run = RunConfig(steps=80, global_batch=16, val_tokens=8192, jit_compile=True)
     result = train(make_strategy("default"), data, config, run, verbose=False)
-    unigram = ch05.baselines(data)["unigram"]
+    unigram = text_data.baselines(data)["unigram"]
     assert result.val_loss < unigram - 0.25
     assert result.train_losses[-1][1] < result.train_losses[0][1]
 
@@ -325,9 +328,10 @@ def test_short_training_beats_the_unigram_baseline():
 def test_mixed_precision_training_runs(precision):
     """The GPU path (float16 with loss scaling) and the AMX path (bfloat16), exercised on this CPU:
     a few steps train, the loss stays finite, the weights stay float32."""
-    from solutions.gpt_train import RunConfig, make_strategy, train
+    from course.runs import RunConfig, train
+    from tinyllm.distributed import make_strategy
 
-    data = ch05.prepare_text(load_text(), 16)
+    data = text_data.prepare_text(load_text(), 16)
     config = GPTConfig(data.vocabulary_size, 16, 1, 2, 32)
     try:
         result = train(make_strategy("default"), data, config,
@@ -344,9 +348,9 @@ import course
 course.setup_notebook(deterministic=False)  # as chapter 5 does
 import keras, numpy as np, tensorflow as tf
 from course.data import load_text
-from solutions.ch05 import prepare_text
-from solutions.gpt import GPTConfig, build_gpt
-from solutions.gpt_train import fit_dataset
+from tinyllm.text_data import prepare_text
+from tinyllm.gpt import build_gpt, GPTConfig
+from tinyllm.distributed import fit_dataset
 data = prepare_text(load_text(), 16)
 config = GPTConfig(data.vocabulary_size, 16, 1, 2, 32)
 

@@ -78,12 +78,12 @@ def test_mirrored_two_cpu_replicas_equal_one_device(one_device, tmp_path):
 
 
 FIT_SCRIPT = """
-from solutions.gpt_train import configure_cpu_replicas, fit_dataset, make_strategy
+from tinyllm.distributed import configure_cpu_replicas, fit_dataset, make_strategy
 configure_cpu_replicas(2)
 import keras, numpy as np
 from course.data import load_text
-from solutions.ch05 import prepare_text
-from solutions.gpt import GPTConfig, build_gpt
+from tinyllm.text_data import prepare_text
+from tinyllm.gpt import build_gpt, GPTConfig
 data = prepare_text(load_text(), 16)
 config = GPTConfig(data.vocabulary_size, 16, 1, 2, 32)
 finals = []

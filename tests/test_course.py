@@ -8,7 +8,8 @@ import pytest
 
 import course
 from course import serialize
-from course.data import load_text, make_2d_dataset, split_text, load_breast_cancer_split
+from course.data import load_breast_cancer_split, load_text, make_2d_dataset
+from tinyllm.text_data import split_text
 from course.environment import environment_problems
 
 

@@ -43,8 +43,9 @@ def greedy_from_the_command_line(out, max_tokens=120):
 
 def reloaded_validation_loss(out, val_tokens=4096):
     from course.data import load_text
-    from solutions.ch05 import prepare_text
-    from solutions.gpt_train import load_trained, make_evaluator
+    from tinyllm.text_data import prepare_text
+    from course.runs import load_trained
+    from tinyllm.distributed import make_evaluator
 
     model, _, record = load_trained(out)
     data = prepare_text(load_text(), record["model"]["sequence_length"])
@@ -78,9 +79,11 @@ def test_the_command_line_samples_the_model_that_was_trained(tmp_path):
     import keras
 
     from course.data import load_text
-    from solutions.ch05 import prepare_text
-    from solutions.gpt import GPTConfig, generate_text
-    from solutions.gpt_train import RunConfig, make_strategy, train
+    from tinyllm.text_data import prepare_text
+    from tinyllm.gpt import GPTConfig
+    from tinyllm.sampling import generate_text
+    from course.runs import RunConfig, train
+    from tinyllm.distributed import make_strategy
 
     data = prepare_text(load_text(), 32)
     config = GPTConfig(data.vocabulary_size, 32, num_layers=2, num_heads=2, d_model=64)
@@ -97,9 +100,10 @@ def test_the_command_line_samples_the_model_that_was_trained(tmp_path):
 
 def _trained_run(tmp_path):
     from course.data import load_text
-    from solutions.ch05 import prepare_text
-    from solutions.gpt import GPTConfig
-    from solutions.gpt_train import RunConfig, make_strategy, train
+    from tinyllm.text_data import prepare_text
+    from tinyllm.gpt import GPTConfig
+    from course.runs import RunConfig, train
+    from tinyllm.distributed import make_strategy
 
     data = prepare_text(load_text(), 16)
     config = GPTConfig(data.vocabulary_size, 16, num_layers=2, num_heads=2, d_model=32)
@@ -121,7 +125,7 @@ def test_a_checkpoint_written_before_the_fix_still_loads_every_weight(tmp_path):
     through the optimizer's references to the trainable variables; restored with the optimizer, all load."""
     import tensorflow as tf
 
-    from solutions.gpt_train import load_trained, make_optimizer
+    from course.runs import load_trained, make_optimizer
 
     result, run_config = _trained_run(tmp_path)
     model = result.model
@@ -138,7 +142,7 @@ def test_a_checkpoint_without_every_weight_is_refused_with_a_clear_error(tmp_pat
     """A checkpoint of `model` alone (what `load_trained` used to read back) lacks the blocks: refused, never garbage."""
     import tensorflow as tf
 
-    from solutions.gpt_train import load_trained
+    from course.runs import load_trained
 
     result, _ = _trained_run(tmp_path)
     _overwrite_checkpoint(tmp_path, model=result.model, step=tf.Variable(5, dtype=tf.int64))

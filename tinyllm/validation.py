@@ -1,4 +1,4 @@
-"""Input checks with messages that name the argument, for `solutions` and `course` helpers.
+"""Input checks with messages that name the argument, for the library, the answers and the course machinery.
 
 Bad input should stop at the door with a sentence a learner understands, not
 deep inside TensorFlow with a traceback.

@@ -1,28 +1,8 @@
-"""Training the mini GPT under ``tf.distribute``: strategies, the input pipeline, and a custom loop.
+"""Run directories of the mini GPT's command line: run file, checkpoints, resume, history, TensorBoard.
 
-Data parallelism in one sentence: every replica holds a copy of the model, takes
-its slice of the global batch, computes gradients, and an all-reduce sums them
-so every copy applies the same update.
-
-    global batch B = per-replica batch b × replicas R (× workers)
-    loss on replica r:  L_r = (1/B) Σ_{i in r's slice} ℓ_i          tf.nn.compute_average_loss
-    all-reduce:         Σ_r ∇L_r = ∇ (1/B) Σ_i ℓ_i                   the single-device gradient
-
-Dividing by the *global* B (not the local b) is what makes R replicas take the
-same step as one device on the whole batch.
-
-The pieces:
-
-- :func:`configure_cpu_replicas` — N logical CPU devices, so MirroredStrategy has
-  N replicas (and a real all-reduce) on a machine without GPUs;
-- :func:`make_strategy` — default, mirrored (every local GPU, or the logical
-  CPUs) or multi-worker (reads ``TF_CONFIG``);
-- :func:`distributed_batches` — each replica's slice of the global batch of
-  step s, a pure function of (seed, s): any layout of replicas and workers,
-  and a resumed run, see the same data;
-- :func:`train` — the custom loop (``strategy.run``, ``GradientTape``,
-  ``compute_average_loss``) with a ``CheckpointManager`` (resume), TensorBoard
-  logs, a progress bar and samples at a few points.
+``--out`` holds ``run.json`` (what fixes the run), ``checkpoints/`` (every weight by name, the
+optimizer state and the step), ``logs/`` (TensorBoard), ``history.json`` and ``model.weights.h5``.
+A run started again with the same directory resumes from its latest checkpoint.
 """
 
 from __future__ import annotations
@@ -35,178 +15,25 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+import keras
 
-from course.data import without_autotune
+from tinyllm.distributed import (
+    distributed_batches,
+    is_chief,
+    make_evaluator,
+    worker_info,
+)
 
 RUN_FILE = "run.json"
+
+
 CHECKPOINT_DIR = "checkpoints"
+
+
 WEIGHTS_FILE = "model.weights.h5"
+
+
 HISTORY_FILE = "history.json"
-
-
-# --------------------------------------------------------------------------- strategies
-
-
-def configure_cpu_replicas(count: int) -> None:
-    """Split the CPU into ``count`` logical devices (CPU:0 … CPU:count−1).
-
-    Must run before TensorFlow initialises its devices (before the first op):
-    afterwards TensorFlow refuses, and this says so.
-    """
-    import tensorflow as tf
-
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    wanted = [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
-    current = tf.config.get_logical_device_configuration(cpu)
-    if current is not None and len(current) == count:
-        return
-    try:
-        tf.config.set_logical_device_configuration(cpu, wanted)
-    except RuntimeError as error:
-        raise RuntimeError(
-            f"cannot split the CPU into {count} logical devices: TensorFlow is already initialised "
-            f"({error}). Configure replicas before any other TensorFlow op (restart the kernel)."
-        ) from None
-
-
-def make_strategy(kind: str = "default", replicas: int = 2, collective_timeout: float | None = None):
-    """A ``tf.distribute`` strategy by name.
-
-    - ``"default"``: one device (TensorFlow's default strategy);
-    - ``"mirrored"``: every local GPU, or ``replicas`` logical CPU devices where there is none;
-    - ``"multiworker"``: ``MultiWorkerMirroredStrategy`` over the cluster in ``TF_CONFIG``.
-      Create it before any other TensorFlow op.
-    """
-    import tensorflow as tf
-
-    if kind == "default":
-        return tf.distribute.get_strategy()
-    if kind == "mirrored":
-        gpus = tf.config.list_physical_devices("GPU")
-        if gpus:
-            return tf.distribute.MirroredStrategy()
-        configure_cpu_replicas(replicas)
-        return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(replicas)])
-    if kind == "multiworker":
-        if "TF_CONFIG" not in os.environ:
-            raise ValueError("the multiworker strategy reads the cluster from TF_CONFIG, which is not set")
-        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=collective_timeout)
-        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-    raise ValueError(f"strategy must be one of default, mirrored, multiworker; got {kind!r}")
-
-
-def worker_info() -> tuple:
-    """(task type, index, number of workers) from ``TF_CONFIG`` — ("worker", 0, 1) without one."""
-    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    cluster = config.get("cluster", {})
-    task = config.get("task", {})
-    workers = sum(len(cluster.get(kind, [])) for kind in ("chief", "worker")) or 1
-    return task.get("type", "worker"), int(task.get("index", 0)), workers
-
-
-def is_chief() -> bool:
-    """The worker that writes checkpoints, logs and prints progress: "chief", or worker 0 without one."""
-    kind, index, _ = worker_info()
-    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    has_chief = "chief" in config.get("cluster", {})
-    return kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
-
-
-# --------------------------------------------------------------------------- input pipeline
-
-
-def distributed_batches(strategy, ids, sequence_length: int, global_batch: int, seed: int, start_step: int,
-                        total_steps: int):
-    """Per-replica ``(inputs, targets)`` for steps ``start_step … total_steps−1``.
-
-    The global batch of step s is :func:`solutions.ch05.random_windows` (seed, s).
-    Input pipeline w (one per worker) takes rows [w·l·b, (w+1)·l·b) of it, l local
-    replicas of b = B / R rows each, and hands consecutive b-row slices to its
-    local replicas: together the replicas see the global batch exactly once.
-    """
-    import tensorflow as tf
-
-    from solutions.ch05 import random_windows
-
-    replicas = strategy.num_replicas_in_sync
-    if global_batch % replicas:
-        raise ValueError(f"global batch {global_batch} must be a multiple of the {replicas} replicas in sync")
-    ids = np.asarray(ids, dtype=np.int32)
-
-    def dataset_fn(context):
-        b = context.get_per_replica_batch_size(global_batch)
-        local = context.num_replicas_in_sync // context.num_input_pipelines
-        first = context.input_pipeline_id * local * b
-        token_ids = tf.constant(ids)
-
-        def slices_of_step(step):
-            window = random_windows(token_ids, sequence_length, global_batch, seed, step)[first:first + local * b]
-            return tf.data.Dataset.from_tensor_slices(tf.reshape(window, [local, b, sequence_length + 1]))
-
-        dataset = tf.data.Dataset.range(start_step, total_steps).flat_map(slices_of_step)
-        return without_autotune(dataset.map(lambda w: (w[:, :-1], w[:, 1:])).prefetch(2))
-
-    return strategy.distribute_datasets_from_function(dataset_fn)
-
-
-def fit_dataset(ids, sequence_length: int, global_batch: int, seed: int, steps: int):
-    """The same global batches as a plain ``tf.data.Dataset`` of (inputs, targets), for ``model.fit``.
-
-    Under a strategy, ``fit`` splits each global batch across the replicas itself.
-    """
-    import tensorflow as tf
-
-    from solutions.ch05 import random_windows
-
-    token_ids = tf.constant(np.asarray(ids, dtype=np.int32))
-    windows = tf.data.Dataset.range(steps).map(
-        lambda step: random_windows(token_ids, sequence_length, global_batch, seed, step))
-    return without_autotune(windows.map(lambda w: (w[:, :-1], w[:, 1:])).prefetch(2))
-
-
-def validation_dataset(val_ids, sequence_length: int, max_tokens: int | None = 65_536, batch_size: int = 64):
-    """The validation windows (:func:`solutions.ch05.validation_windows`) as batches of (inputs, targets),
-    for ``model.fit(validation_data=…)`` and ``model.evaluate``: their mean loss is the validation
-    cross-entropy."""
-    import tensorflow as tf
-
-    from solutions.ch05 import validation_windows
-
-    windows = validation_windows(val_ids, sequence_length, max_tokens)
-    dataset = tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:])).batch(batch_size)
-    return without_autotune(dataset)
-
-
-# --------------------------------------------------------------------------- evaluation
-
-
-def make_evaluator(model, val_ids, sequence_length: int, max_tokens: int | None = 65_536, batch_size: int = 64):
-    """A function () → mean next-token cross-entropy (nats/token) on the validation windows.
-
-    Runs on this process alone (no collectives), so every worker computes the
-    same number from its copy of the weights.
-    """
-    import keras
-    import tensorflow as tf
-
-    from solutions.ch05 import validation_windows
-
-    windows = validation_windows(val_ids, sequence_length, max_tokens)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, sequence_length + 1], tf.int32)])
-    def summed_loss(w):
-        logits = model(w[:, :-1], training=False)
-        return tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(w[:, 1:], logits, from_logits=True))
-
-    def evaluate() -> float:
-        total = sum(float(summed_loss(windows[i:i + batch_size])) for i in range(0, len(windows), batch_size))
-        return total / (len(windows) * sequence_length)
-
-    return evaluate
-
-
-# --------------------------------------------------------------------------- the run
 
 
 @dataclass
@@ -247,7 +74,6 @@ class TrainResult:
 
 def make_progress(total: int, start: int):
     """``update(step, loss)``: Keras's progress bar in a terminal or notebook, a plain line per 10% in a log."""
-    import keras
 
     if sys.stdout.isatty() or "ipykernel" in sys.modules:
         bar = keras.utils.Progbar(total, stateful_metrics=["loss"])
@@ -313,9 +139,9 @@ class PeerWatchdog:
 
 def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str = "", verbose: bool = True,
           watchdog: PeerWatchdog | None = None, log=print) -> TrainResult:
-    """Train a :class:`solutions.gpt.GPT` with a custom loop under ``strategy``; resume from ``out``.
+    """Train a :class:`tinyllm.gpt.GPT` with a custom loop under ``strategy``; resume from ``out``.
 
-    ``data`` is a :class:`solutions.ch05.TextData`. With ``out``, the chief keeps
+    ``data`` is a :class:`tinyllm.text_data.TextData`. With ``out``, the chief keeps
     checkpoints (every ``run.checkpoint_every`` steps and at the end), the final
     weights, TensorBoard logs and the history there; other workers write to
     ``out/worker_<i>`` (two workers must not share a checkpoint directory). A
@@ -325,10 +151,10 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
     A ``watchdog`` (started before the strategy, whose creation already waits for
     the other workers) is cancelled once the first step has run.
     """
-    import keras
     import tensorflow as tf
 
-    from solutions.gpt import build_gpt, generate_text, per_sequence_loss
+    from tinyllm.gpt import build_gpt, per_sequence_loss
+    from tinyllm.sampling import generate_text
 
     kind, index, workers = worker_info() if isinstance(
         strategy, tf.distribute.MultiWorkerMirroredStrategy) else ("worker", 0, 1)
@@ -377,7 +203,7 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
             scaled = optimizer.scale_loss(loss)  # × the loss scale under mixed_float16, else unchanged
         gradients = tape.gradient(scaled, model.trainable_variables)
         # Sparse embedding gradients (tf.IndexedSlices) with repeated ids made dense: Keras 3.15's Adam
-        # squares them slice by slice, which is wrong when an id repeats (see solutions.gpt.GPT.build).
+        # squares them slice by slice, which is wrong when an id repeats (see tinyllm.gpt.GPT.build).
         gradients = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gradients]
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return loss
@@ -455,7 +281,6 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
 
 def make_optimizer(model, run: RunConfig):
     """AdamW (decoupled weight decay), wrapped for loss scaling under mixed_float16, with its state built."""
-    import keras
 
     optimizer = keras.optimizers.AdamW(run.learning_rate, weight_decay=run.weight_decay)
     if run.precision == "mixed_float16":
@@ -503,8 +328,8 @@ def load_trained(out):
     """
     import tensorflow as tf
 
-    from solutions.ch01 import CharTokenizer
-    from solutions.gpt import GPTConfig, build_gpt
+    from tinyllm.gpt import GPTConfig, build_gpt
+    from tinyllm.tokenizers import CharTokenizer
 
     out = Path(out)
     path = out / RUN_FILE
@@ -519,3 +344,12 @@ def load_trained(out):
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     restore_fully(weights_checkpoint(model, optimizer=optimizer, step=step), latest)
     return model, CharTokenizer(record["vocabulary"]), record
+
+
+def environment_summary() -> str:
+    """One line: which devices TensorFlow sees (for the notebook and the command line)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    cpus = tf.config.list_logical_devices("CPU")
+    return f"{len(gpus)} GPU(s), {len(cpus)} logical CPU device(s), {os.cpu_count()} CPU core(s)"

@@ -1,0 +1,119 @@
+"""Chapter 5 — generation: next-token logits, temperature, top-k and top-p filters, sampling.
+
+Generation repeats: crop to the last T tokens, run the model, take the last
+position's logits, divide by the temperature, filter (top-k, top-p), sample.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import keras
+import numpy as np
+
+from tinyllm.validation import require_positive_int
+
+
+def filter_logits(logits, top_k=None, top_p=None):
+    """(b, v) float logits → the same with everything outside top-k, then the top-p nucleus, at −inf.
+
+    Written with TensorFlow ops for the sampler. Ties with the cut-off value are
+    kept in both filters. Top-p renormalises over what top-k kept.
+    """
+    import tensorflow as tf
+
+    logits = tf.convert_to_tensor(logits, tf.float32)
+    minus_inf = tf.fill(tf.shape(logits), float("-inf"))
+    if top_k is not None:
+        kth_largest = tf.math.top_k(logits, k=int(top_k)).values[:, -1:]
+        logits = tf.where(logits >= kth_largest, logits, minus_inf)
+    if top_p is not None:
+        sorted_logits = tf.sort(logits, axis=-1, direction="DESCENDING")
+        mass_before = tf.math.cumsum(tf.nn.softmax(sorted_logits, axis=-1), axis=-1, exclusive=True)
+        keep = mass_before < float(top_p)
+        threshold = tf.reduce_min(tf.where(keep, sorted_logits, tf.fill(tf.shape(logits), float("inf"))),
+                                  axis=-1, keepdims=True)
+        logits = tf.where(logits >= threshold, logits, minus_inf)
+    return logits
+
+
+_NEXT_LOGITS = weakref.WeakKeyDictionary()
+
+
+def next_token_logits(model, token_ids):
+    """Logits (b, v) of the token after ``token_ids`` (b, t), using at most the model's last T tokens."""
+    import tensorflow as tf
+
+    function = _NEXT_LOGITS.get(model)
+    if function is None:
+        function = tf.function(lambda ids: model(ids, training=False)[:, -1, :],
+                               input_signature=[tf.TensorSpec([None, None], tf.int32)])
+        _NEXT_LOGITS[model] = function
+    token_ids = tf.convert_to_tensor(token_ids, tf.int32)
+    return function(token_ids[:, -model.sequence_length:])
+
+
+def generate(model, prompt_ids, max_new_tokens: int, temperature: float = 1.0, top_k=None, top_p=None,
+             seed: int = 0) -> np.ndarray:
+    """Continue ``prompt_ids`` ((t,) or (b, t) ints) by ``max_new_tokens`` tokens; returns the whole ids.
+
+    ``temperature=0`` is greedy decoding (argmax). Otherwise the logits are
+    divided by the temperature, filtered (``top_k``, ``top_p``) and sampled with
+    a stateless RNG keyed by (seed, position): the same seed gives the same text.
+    """
+    import tensorflow as tf
+
+    ids = np.asarray(prompt_ids, dtype=np.int32)
+    single = ids.ndim == 1
+    ids = ids[None] if single else ids
+    if ids.ndim != 2 or ids.shape[1] == 0:
+        raise ValueError(f"prompt_ids must be a non-empty (t,) or (b, t) array of token ids, got shape {ids.shape}")
+    max_new_tokens = int(max_new_tokens)
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be ≥ 0, got {max_new_tokens}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be ≥ 0 (0 = greedy), got {temperature}")
+    if top_k is not None and not 1 <= require_positive_int(top_k, "top_k") <= model.config.vocabulary_size:
+        raise ValueError(f"top_k must lie in [1, {model.config.vocabulary_size}] (the vocabulary size), got {top_k}")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
+    for i in range(max_new_tokens):
+        logits = next_token_logits(model, ids)
+        if temperature == 0:
+            token = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        else:
+            logits = filter_logits(logits / temperature, top_k, top_p)
+            token = tf.random.stateless_categorical(logits, 1, seed=[seed, i], dtype=tf.int32)[:, 0]
+        ids = np.concatenate([ids, token.numpy()[:, None]], axis=1)
+    return ids[0] if single else ids
+
+
+def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = 200, **sampling) -> str:
+    """``prompt`` followed by the model's continuation, as text (see :func:`generate`)."""
+    if not prompt:
+        raise ValueError("prompt must contain at least one character")
+    ids = generate(model, tokenizer.encode(prompt), max_new_tokens, **sampling)
+    return tokenizer.decode(ids)
+
+
+class SampleCallback(keras.callbacks.Callback):
+    """Print (and keep in ``samples``) a continuation of ``prompt`` every ``every`` epochs of ``fit``.
+
+    Watching the same prompt continued at a few points of training shows the
+    model learn: random characters, then words, then the corpus's sentences.
+    """
+
+    def __init__(self, tokenizer, prompt: str, every: int = 1, max_new_tokens: int = 80, temperature: float = 0.8,
+                 seed: int = 0):
+        super().__init__()
+        self.tokenizer, self.prompt, self.every = tokenizer, prompt, require_positive_int(every, "every")
+        self.sampling = {"max_new_tokens": max_new_tokens, "temperature": temperature, "seed": seed}
+        self.samples = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        text = generate_text(self.model, self.tokenizer, self.prompt, **self.sampling)
+        val = (logs or {}).get("val_loss")
+        self.samples.append((epoch + 1, text))
+        print(f"epoch {epoch + 1}" + (f", val_loss {val:.3f}" if val is not None else "") + f": {text!r}")
