@@ -26,7 +26,7 @@ def test_environment_yml_mirrors_requirements():
 
 def test_core_versions_pinned():
     text = (ROOT / "requirements.txt").read_text()
-    for pin in ("tensorflow==2.21.", "keras==3.15.", "keras-hub==0.32."):
+    for pin in ("tensorflow==2.21.", "keras==3.15.", "keras-hub==0.32.", "keras-nlp==0.32."):
         assert pin in text
 
 
