@@ -153,7 +153,10 @@ def command_train(args) -> float:
         _fail(f"--global-batch {args.global_batch} must be a multiple of the {strategy.num_replicas_in_sync} "
               "replicas in sync")
     precision = choose_precision(args.precision)
-    jit = args.jit == "on" or (args.jit == "auto" and strategy.num_replicas_in_sync == 1)
+    # XLA compiles the step on one device only (it fails under MirroredStrategy): what runs is reported as run.
+    one_device = strategy.num_replicas_in_sync == 1
+    jit = args.jit != "off" and one_device
+    xla = "on" if jit else ("off (XLA is not used with several replicas)" if args.jit == "on" else "off")
     run = RunConfig(steps=args.steps, global_batch=args.global_batch, seed=args.seed,
                     learning_rate=args.learning_rate, precision=precision, jit_compile=jit,
                     checkpoint_every=args.checkpoint_every, eval_every=max(args.eval_every, 0),
@@ -166,7 +169,7 @@ def command_train(args) -> float:
         print(f"text: {name}, {len(text):,} characters, vocabulary {data.vocabulary_size}")
         print(f"devices: {environment_summary()}; strategy {args.strategy}, {strategy.num_replicas_in_sync} "
               f"replica(s) in sync, per-replica batch {args.global_batch // strategy.num_replicas_in_sync}; "
-              f"precision {precision}; XLA {'on' if jit else 'off'}")
+              f"precision {precision}; XLA {xla}")
         print(f"model: {parameter_count(config)['total']:,} parameters; baselines (nats/char): "
               f"unigram {rates['unigram']:.3f}, bigram {rates['bigram']:.3f}{entropy}", flush=True)
     try:

@@ -1,4 +1,5 @@
-"""Execute chapter notebooks headlessly and keep their committed outputs clean.
+"""Execute chapter notebooks headlessly and keep their committed outputs clean; what names a
+chapter notebook (:data:`CHAPTER_GLOB`) and an exercise cell (:data:`EXERCISE_TAG`).
 
     python -m course.notebooks execute [NOTEBOOK ...]   # default: every chapter, outputs saved in place
 
@@ -15,13 +16,27 @@ import re
 import time
 from pathlib import Path
 
+from course.environment import QUIET_ENV
+
 CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
-QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "KERAS_BACKEND": "tensorflow",
-             "PYTHONHASHSEED": "0"}
+CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"  # chapters/01_… … 07_…
+EXERCISE_TAG = "exercise:"  # a learner's exercise cell is tagged exercise:<id>
 _TF_NOISE = re.compile(
     r"^(WARNING: All log messages before absl|[IWE]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+\.cc:\d+\]|"
     r"To enable the following instructions|oneDNN custom operations|.*cuda drivers|.*rebuild TensorFlow)"
 )
+
+
+def chapter_notebooks(folder=CHAPTERS) -> list:
+    """The chapter notebooks of ``folder``, in chapter order."""
+    return sorted(Path(folder).glob(CHAPTER_GLOB))
+
+
+def exercise_ids(tags) -> list:
+    """The exercise ids that a cell's ``tags`` name (``exercise:<id>``), in order; anything else is ignored."""
+    if not isinstance(tags, (list, tuple)):
+        return []
+    return [tag[len(EXERCISE_TAG):].strip() for tag in tags if isinstance(tag, str) and tag.startswith(EXERCISE_TAG)]
 
 
 def clean_outputs(nb) -> None:
@@ -65,7 +80,7 @@ def main(argv=None) -> None:
     run.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter notebook")
     run.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
     args = parser.parse_args(argv)
-    paths = args.notebooks or sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
+    paths = args.notebooks or chapter_notebooks()
     for path in paths:
         print(f"{path.name}: ", end="", flush=True)
         print(f"{execute(path.resolve(), args.timeout):.0f} s", flush=True)

@@ -20,6 +20,7 @@ import keras
 from tinyllm.distributed import (
     distributed_batches,
     is_chief,
+    make_train_step,
     make_evaluator,
     worker_info,
 )
@@ -153,7 +154,7 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
     """
     import tensorflow as tf
 
-    from tinyllm.gpt import build_gpt, per_sequence_loss
+    from tinyllm.gpt import build_gpt
     from tinyllm.sampling import generate_text
 
     kind, index, workers = worker_info() if isinstance(
@@ -196,25 +197,8 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
     evaluate = make_evaluator(model, data.val_ids, model_config.sequence_length, run.val_tokens)
     prompt = run.sample_prompt or data.tokenizer.decode(data.val_ids[:1])
 
-    def step_fn(inputs, targets):
-        with tf.GradientTape() as tape:
-            logits = model(inputs, training=True)
-            loss = tf.nn.compute_average_loss(per_sequence_loss(targets, logits), global_batch_size=run.global_batch)
-            scaled = optimizer.scale_loss(loss)  # × the loss scale under mixed_float16, else unchanged
-        gradients = tape.gradient(scaled, model.trainable_variables)
-        # Sparse embedding gradients (tf.IndexedSlices) with repeated ids made dense: Keras 3.15's Adam
-        # squares them slice by slice, which is wrong when an id repeats (see tinyllm.gpt.GPT.build).
-        gradients = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gradients]
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        return loss
-
-    if run.jit_compile and strategy.num_replicas_in_sync == 1 and workers == 1:
-        step_fn = tf.function(step_fn, jit_compile=True)  # XLA: one device only
-
-    @tf.function
-    def train_step(iterator):
-        per_replica_loss = strategy.run(step_fn, args=next(iterator))
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica_loss, axis=None)
+    jit = run.jit_compile and strategy.num_replicas_in_sync == 1 and workers == 1  # XLA: one device only
+    train_step = make_train_step(strategy, model, optimizer, run.global_batch, jit_compile=jit)
 
     result = TrainResult(model, float("nan"), start, run.steps)
     writer = tf.summary.create_file_writer(str(logs_dir)) if (logs_dir is not None and chief) else None

@@ -168,3 +168,14 @@ def test_bench_fit_both_paths_reach_the_same_validation_loss():
     assert values["speedup"] == pytest.approx(values["plain_seconds"] / values["fast_seconds"], rel=0.02)
     # XLA changes the speed, not the maths: the same weights up to float rounding (measured: equal to 4 digits)
     assert abs(values["fast_val_loss"] - values["plain_val_loss"]) < 1e-3
+
+
+@pytest.mark.slow
+def test_the_command_line_reports_the_xla_that_actually_ran():
+    """XLA compiles the step on one device only: asked for under two replicas, it is reported off, as run."""
+    mirrored = run("course.gpt", "train", "--strategy", "mirrored", "--replicas", "2", "--jit", "on", *TINY,
+                   "--steps", "2", timeout=180)
+    assert mirrored.returncode == 0, mirrored.stderr[-2000:]
+    assert "XLA off (XLA is not used with several replicas)" in mirrored.stdout
+    single = run("course.gpt", "train", *TINY, "--steps", "2", timeout=180)
+    assert single.returncode == 0 and "XLA on" in single.stdout

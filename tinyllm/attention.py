@@ -29,10 +29,7 @@ from keras import ops
 
 from tinyllm.validation import require_positive_int
 
-_SERIALIZABLE_PACKAGE = "course_ch04"
-
-
-@keras.saving.register_keras_serializable(package=_SERIALIZABLE_PACKAGE)
+@keras.saving.register_keras_serializable(package="tinyllm")
 class MultiHeadSelfAttention(keras.layers.Layer):
     """Multi-head self-attention with one fused QKV projection and plain-matmul attention.
 

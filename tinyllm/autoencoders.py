@@ -32,7 +32,7 @@ def mask_pixels(x, rate: float, seed: int = 0):
     return np.where(keep, x, 0.0).astype(x.dtype)
 
 
-@keras.saving.register_keras_serializable(package="course_ch03")
+@keras.saving.register_keras_serializable(package="tinyllm")
 class MaskingNoise(keras.layers.Layer):
     """Training-time corruption: each input value is set to 0 with probability ``rate``.
 

@@ -223,3 +223,40 @@ def choose_precision(requested: str = "auto") -> str:
     if tf.config.list_physical_devices("GPU"):
         return "mixed_float16"
     return "mixed_bfloat16" if cpu_has_fast_bfloat16() else "float32"
+
+
+def make_train_step(strategy, model, optimizer, global_batch: int, jit_compile: bool = False):
+    """``train_step(iterator) → loss``: one data-parallel step of the mini GPT under ``strategy``.
+
+    Each replica takes its slice of the global batch (b = B / R sequences) and divides its
+    summed per-sequence losses by the *global* B, so that the all-reduce (the sum of the
+    replicas' gradients, done by ``apply_gradients``) is the one-device gradient of the mean
+    loss over B. ``strategy.reduce(SUM)`` adds the replicas' losses into that mean.
+    ``jit_compile`` XLA-compiles the replica's step (one device only: it fails under
+    MirroredStrategy). Model and optimizer must be built inside ``strategy.scope()``.
+    """
+    import tensorflow as tf
+
+    from tinyllm.gpt import per_sequence_loss
+
+    def replica_step(inputs, targets):  # one replica, its slice of the global batch
+        with tf.GradientTape() as tape:
+            logits = model(inputs, training=True)
+            loss = tf.nn.compute_average_loss(per_sequence_loss(targets, logits), global_batch_size=global_batch)
+            scaled = optimizer.scale_loss(loss)  # × the loss scale under mixed_float16, else unchanged
+        gradients = tape.gradient(scaled, model.trainable_variables)
+        # A sparse embedding gradient (tf.IndexedSlices) is made dense: Keras 3.15's Adam squares sparse
+        # gradients slice by slice, wrong when an id repeats, as it does after the all-reduce.
+        gradients = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gradients]
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))  # all-reduce, then update
+        return loss
+
+    if jit_compile:
+        replica_step = tf.function(replica_step, jit_compile=True)
+
+    @tf.function
+    def train_step(iterator):
+        per_replica_loss = strategy.run(replica_step, args=next(iterator))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica_loss, axis=None)
+
+    return train_step

@@ -25,9 +25,6 @@ from keras import ops
 from tinyllm.transformer import TransformerBlock
 from tinyllm.validation import require_positive_int
 
-_SERIALIZABLE_PACKAGE = "course_ch05"
-
-
 @dataclass(frozen=True)
 class GPTConfig:
     """Everything that fixes the shapes of a mini GPT (saved next to its checkpoints)."""
@@ -51,7 +48,7 @@ class GPTConfig:
         return asdict(self)
 
 
-@keras.saving.register_keras_serializable(package=_SERIALIZABLE_PACKAGE)
+@keras.saving.register_keras_serializable(package="tinyllm")
 class GPT(keras.Model):
     """Decoder-only Transformer language model: token ids (b, t ≤ T) → next-token logits (b, t, v), float32.
 

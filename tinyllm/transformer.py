@@ -16,10 +16,7 @@ from keras import ops
 from tinyllm.attention import MultiHeadSelfAttention
 from tinyllm.validation import as_array, require_positive_int
 
-_SERIALIZABLE_PACKAGE = "course_ch04"
-
-
-@keras.saving.register_keras_serializable(package=_SERIALIZABLE_PACKAGE)
+@keras.saving.register_keras_serializable(package="tinyllm")
 class TransformerBlock(keras.layers.Layer):
     """Pre-layer-norm Transformer block: attention then MLP, each inside a residual.
 
@@ -95,7 +92,7 @@ class TransformerBlock(keras.layers.Layer):
         return config
 
 
-@keras.saving.register_keras_serializable(package=_SERIALIZABLE_PACKAGE)
+@keras.saving.register_keras_serializable(package="tinyllm")
 class TransformerDecoderBlock(keras.layers.Layer):
     """Pre-layer-norm decoder block: causal self-attention, cross-attention over the encoder, MLP.
 
@@ -175,6 +172,9 @@ class TransformerDecoderBlock(keras.layers.Layer):
         return config
 
 
+_ATTENTION_PROBES = weakref.WeakKeyDictionary()  # model → the same graph read at its attention weights
+
+
 def build_transformer_seq2seq(source_vocab_size: int, target_vocab_size: int, d_model: int = 64, num_heads: int = 4,
                               num_layers: int = 1, cross_attention_heads: int = 1, mlp_units: int | None = None,
                               dropout: float = 0.0, learning_rate: float = 2e-3, seed: int = 0):
@@ -232,8 +232,6 @@ def build_transformer_seq2seq(source_vocab_size: int, target_vocab_size: int, d_
     _ATTENTION_PROBES[model] = keras.Model([encoder_inputs, decoder_inputs], maps)
     return model
 
-
-_ATTENTION_PROBES = weakref.WeakKeyDictionary()
 
 
 def attention_maps(model, encoder_inputs, decoder_inputs) -> dict:

@@ -1,0 +1,91 @@
+"""Three packages, one job each: the chapters build tinyllm on their pages, solutions holds answers only.
+
+- every top-level function and class of ``tinyllm`` is shown verbatim in a chapter's code cell
+  (``python -m course.library check``), and a page that drifts from the library is caught;
+- no notebook imports ``solutions``; ``tinyllm`` imports neither ``course`` nor ``solutions``;
+  ``course`` imports ``solutions`` at no module's import time;
+- ``solutions`` defines the exercise functions and private helpers only.
+"""
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import course
+from course import library
+from course.notebooks import chapter_notebooks
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imported_modules(source: str) -> set:
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+    return found
+
+
+def test_every_library_definition_is_on_its_chapters_page():
+    assert library.differences() == []
+
+
+def test_a_page_that_drifts_from_the_library_is_caught(tmp_path):
+    path = tmp_path / "05_copy.ipynb"
+    nb = nbformat.read(chapter_notebooks()[-1], as_version=4)
+    cell = next(c for _, _, c in library.library_cells(nb) if "def build_gpt(" in c.source)
+    cell.source = cell.source.replace("def build_gpt(config: GPTConfig) -> GPT:", "def build_gpt(config) -> GPT:")
+    nbformat.write(nb, path)
+    problems = library.differences([path])
+    assert any("tinyllm.gpt.build_gpt differs" in p for p in problems)
+    assert any("is on no chapter's page" in p for p in problems)  # the other chapters are not in this list
+    library.sync([path])
+    assert not any("differs" in p for p in library.differences([path]))
+
+
+def test_the_check_command_passes_and_names_its_result():
+    result = subprocess.run([sys.executable, "-m", "course.library", "check"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "every definition of tinyllm/ is on its chapter's page, verbatim" in result.stdout
+
+
+@pytest.mark.parametrize("path", chapter_notebooks(), ids=lambda p: p.name[:2])
+def test_no_notebook_imports_solutions(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"])
+            assert not {m for m in imported_modules(source) if m.split(".")[0] == "solutions"}, source[:200]
+
+
+def test_package_imports_go_one_way():
+    for path in sorted((ROOT / "tinyllm").glob("*.py")):
+        roots = {m.split(".")[0] for m in imported_modules(path.read_text(encoding="utf-8"))}
+        assert not roots & {"course", "solutions"}, f"{path.name} imports {roots & {'course', 'solutions'}}"
+    for path in sorted((ROOT / "course").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top_level = set()
+        for node in tree.body:  # module-level statements only: a lazy import inside a function is allowed
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                top_level |= imported_modules(ast.unparse(node))
+        assert not {m for m in top_level if m.split(".")[0] == "solutions"}, path
+
+
+def test_solutions_holds_only_exercise_answers():
+    answers = {}
+    for exercise_id in course.exercises():
+        chapter, name = exercise_id.split(".")
+        answers.setdefault(chapter, set()).add(name)
+    for path in sorted((ROOT / "solutions").glob("ch*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        public = {name for name in defined if not name.startswith("_")}
+        assert public == answers[path.stem], f"{path.name}: {sorted(public ^ answers[path.stem])}"
