@@ -12,6 +12,17 @@ import os
 import sys
 
 EXPECTED = {"tensorflow": "2.21", "keras": "3.15", "keras-hub": "0.32"}
+# Quiet, reproducible TensorFlow for tests, headless runs and the processes the course starts (never
+# forced on a learner's lab): no start-up notices, no oneDNN (its reordered float sums change the last
+# digits), Keras on TensorFlow, a fixed hash seed. Tests import it; the Makefile's QUIET spells the same
+# variables (tests/test_repository.py keeps the two in step).
+QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "KERAS_BACKEND": "tensorflow",
+             "PYTHONHASHSEED": "0"}
+
+
+def quiet_environment(base=None, **extra) -> dict:
+    """An environment for a subprocess: ``base`` (default: this process's), then :data:`QUIET_ENV`, then ``extra``."""
+    return {**(os.environ if base is None else base), **QUIET_ENV, **extra}
 
 
 def pin_tensorflow_backend() -> None:
