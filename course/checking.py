@@ -1,19 +1,20 @@
 """`check`: run an exercise's public cases against a learner's function.
 
 The pieces are split so the grader can run the learner's function in a
-sandboxed process (:func:`call_candidate`) and judge the outputs in its own
-process (:func:`judge`), where the learner's code cannot reach.
+sandboxed process (:func:`course.calling.call_case`, which :func:`call_candidate`
+wraps here) and judge the outputs in its own process (:func:`judge`), where the
+learner's code cannot reach.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from course import serialize
+from course.calling import call_case
 from course.registry import Case, Exercise, ReferenceUnavailable, get_exercise, public_cases, reference
 
 FROZEN_DIR = Path(__file__).with_name("frozen")
@@ -149,16 +150,12 @@ def compare(expected, got, rtol: float, atol: float, where: str = "the result") 
 
 
 def call_candidate(candidate, case: Case):
-    """Call ``candidate`` on a copy of the case's inputs: ("ok", output) | ("not_attempted", msg) | ("error", msg)."""
-    args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
-    try:
-        output = candidate(*args, **kwargs)
-    except NotImplementedError:
-        return "not_attempted", "still raises NotImplementedError"
-    except Exception as error:  # noqa: BLE001 - a learner's error is a failed case, not a crash
-        text = str(error).strip().splitlines()
-        return "error", f"raised {type(error).__name__}" + (f": {text[0][:300]}" if text else "")
-    return "ok", output
+    """Call ``candidate`` on a copy of the case's inputs: ("ok", output) | ("not_attempted", msg) | ("error", msg).
+
+    The grader's learner process calls through the same :func:`course.calling.call_case`.
+    """
+    status, output, _ = call_case(candidate, case.args, case.kwargs)
+    return status, output
 
 
 def expected_outputs(exercise_id: str, cases: list, hidden: bool = False) -> list:

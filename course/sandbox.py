@@ -49,11 +49,13 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course import serialize
+from course import calling, serialize
+from course.environment import QUIET_ENV
 
 CHILD_SOURCE = Path(__file__).with_name("sandbox_child.py")
 CHILD_NAME = "course_grade_child.py"
-SERIALIZE_SOURCE = Path(serialize.__file__)
+# The modules the learner's process loads by path (it may not import `course`): name there -> source here.
+CHILD_MODULES = {"course_grade_serialize.py": Path(serialize.__file__), "course_grade_calling.py": Path(calling.__file__)}
 SYSTEM_DIRS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc", "/sys", "/opt", "/nix/store",
                "/System", "/Library", "/private/etc", "/private/var/db/timezone")
 # Not all of /proc (other processes' environments) nor /dev: the learner's own /proc/self and what NumPy
@@ -64,7 +66,6 @@ SPECIAL_RULES = (("/proc/self", "ro"), ("/proc/cpuinfo", "ro"), ("/proc/meminfo"
 BLOCKED_MODULES = ("course", "solutions")
 STATUSES = ("ok", "error", "not_attempted")
 MESSAGE_LIMIT = 500
-RECORD_MAGIC = b"CGR1"
 RECORD_LIMIT = 4 * 2**20  # one case's output, serialised (course outputs are a few KB)
 RESULTS_LIMIT = 256 * 2**20
 
@@ -391,19 +392,11 @@ def _load_record(payload: bytes, limit: int):
 
 
 def read_records(handle, record_limit: int, total_limit: int) -> list:
-    """The records in the results file, in order, up to the first malformed one."""
+    """The records in the results file, in order, up to the first malformed frame (a record whose
+    content is not one the grader wrote is skipped)."""
     handle.seek(0)
-    data = handle.read(total_limit)
-    records, position = [], 0
-    while position + 12 <= len(data) and data[position:position + 4] == RECORD_MAGIC:
-        size = int.from_bytes(data[position + 4:position + 12], "big")
-        if size > record_limit or position + 12 + size > len(data):
-            break
-        record = _load_record(data[position + 12:position + 12 + size], record_limit)
-        position += 12 + size
-        if record is not None:
-            records.append(record)
-    return records
+    payloads = serialize.unframe(handle.read(total_limit), record_limit)
+    return [record for record in (_load_record(p, record_limit) for p in payloads) if record is not None]
 
 
 def _result(record: dict) -> tuple:
@@ -487,8 +480,7 @@ class Sandbox:
     def _environment(self, scratch: Path) -> dict:
         env = {
             "PATH": os.defpath, "HOME": str(scratch / "work"), "TMPDIR": str(scratch / "tmp"), "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8", "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0",
-            "KERAS_BACKEND": "tensorflow", "KERAS_HOME": str(scratch / "work" / ".keras"), "MPLBACKEND": "Agg",
+            "LC_ALL": "C.UTF-8", **QUIET_ENV, "KERAS_HOME": str(scratch / "work" / ".keras"), "MPLBACKEND": "Agg",
             "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
         }
@@ -506,7 +498,8 @@ class Sandbox:
                 for name in ("work", "tmp"):
                     (scratch / name).mkdir()
                 shutil.copyfile(CHILD_SOURCE, scratch / CHILD_NAME)
-                shutil.copyfile(SERIALIZE_SOURCE, scratch / "course_grade_serialize.py")
+                for name, source in CHILD_MODULES.items():
+                    shutil.copyfile(source, scratch / name)
                 config = {
                     "rules": filesystem_rules(scratch, self.protect),
                     "landlock": self.landlock,

@@ -1,8 +1,10 @@
 """The grader's learner process: runs a submission's exercise cells and the cases' calls.
 
 This file is not imported by the course. :mod:`course.sandbox` copies it, with
-``course/serialize.py``, into a scratch directory and starts it as
-``python -I -S course_grade_child.py`` with that directory as its whole world:
+``course/serialize.py`` (values and the records that carry them) and
+``course/calling.py`` (how a function is called on a case, as ``check`` does),
+into a scratch directory and starts it as ``python -I -S course_grade_child.py``
+with that directory as its whole world:
 
 1. read ``config.json`` (written by the grader) and lock itself in: Landlock
    (Linux ≥ 5.13) allows reading only the Python installation and system
@@ -28,8 +30,6 @@ The grader judges those results in its own process: nothing here decides a score
 import json
 import os
 import sys
-
-RECORD_MAGIC = b"CGR1"
 
 
 # --------------------------------------------------------------------------- lock-in
@@ -237,7 +237,7 @@ def _audit_hook(rules: list, scratch: str):
 
 
 class _Recorder:
-    """Appends records (magic, 8-byte length, serialised dict) to the grader's results descriptor."""
+    """Appends records (``serialize.frame`` of a serialised dict) to the grader's results descriptor."""
 
     def __init__(self, fd: int, serialize, record_limit: int):
         self.fd = fd
@@ -250,7 +250,7 @@ class _Recorder:
             record = {"event": "result", "index": record.get("index"), "case": record.get("case"), "status": "error",
                       "output": f"returned {len(data) / 2**20:.1f} MB, more than the grader accepts"}
             data = self.serialize.dumps(record)
-        frame = RECORD_MAGIC + len(data).to_bytes(8, "big") + data
+        frame = self.serialize.frame(data)
         try:
             while frame:
                 frame = frame[os.write(self.fd, frame):]
@@ -267,15 +267,6 @@ class _Recorder:
         except Exception as error:  # noqa: BLE001 - a value that cannot be stored is the learner's error
             record.update(status="error", output=f"returned a value that cannot be compared ({error})")
             self._write(record)
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, SystemExit):
-        return f"called sys.exit({error.code!r})" if error.code is not None else "called sys.exit()"
-    if isinstance(error, SyntaxError):
-        return f"SyntaxError: {error.msg} (line {error.lineno})"
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}" + (f": {text[0][:300]}" if text else "")
 
 
 def _plain(value, np, depth: int = 0):
@@ -297,9 +288,7 @@ def _plain(value, np, depth: int = 0):
     return array
 
 
-def _run(job: dict, recorder: _Recorder, namespace: dict, np) -> None:
-    import copy
-
+def _run(job: dict, recorder: _Recorder, namespace: dict, np, calling) -> None:
     run = set(job["run"])
     define_only = set(job["define_only"])
     for cell in job["cells"]:
@@ -313,7 +302,7 @@ def _run(job: dict, recorder: _Recorder, namespace: dict, np) -> None:
         try:
             exec(compile(source, f"<cell exercise:{exercise_id}>", "exec"), namespace)
         except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
-            raised = _describe(error)
+            raised = calling.describe_error(error)
         if not scoring:
             continue
         function = namespace.get(name)
@@ -334,21 +323,16 @@ def _run(job: dict, recorder: _Recorder, namespace: dict, np) -> None:
         index = job["index"][exercise_id]
         exhausted = False
         for case_index, case in enumerate(job["cases"][exercise_id]):
-            args, kwargs = copy.deepcopy(tuple(case["args"])), copy.deepcopy(dict(case["kwargs"]))
-            try:
-                output = function(*args, **kwargs)
-            except NotImplementedError:
-                recorder.result(index, case_index, "not_attempted", "still raises NotImplementedError")
-                continue
-            except BaseException as error:  # noqa: BLE001 - SystemExit too: a failed case, not a crash
-                exhausted = exhausted or isinstance(error, MemoryError)
-                message = _describe(error)
-                recorder.result(index, case_index, "error", message if isinstance(error, SystemExit) else f"raised {message}")
+            # BaseException: SystemExit and KeyboardInterrupt too are a failed case, not a crash.
+            status, output, raised = calling.call_case(function, case["args"], case["kwargs"], catch=BaseException)
+            exhausted = exhausted or (raised is not None and issubclass(raised, MemoryError))
+            if status != "ok":
+                recorder.result(index, case_index, status, output)
                 continue
             try:
                 output = _plain(output, np)
             except BaseException as error:  # noqa: BLE001
-                recorder.result(index, case_index, "error", _describe(error).split(": ", 1)[-1])
+                recorder.result(index, case_index, "error", calling.describe_error(error).split(": ", 1)[-1])
                 continue
             recorder.result(index, case_index, "ok", output)
         recorder.event("done", exercise=exercise_id)
@@ -383,9 +367,13 @@ def main() -> None:
 
     import numpy as np
 
-    spec = importlib.util.spec_from_file_location("course_grade_serialize", os.path.join(here, "course_grade_serialize.py"))
-    serialize = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(serialize)
+    def load(name):  # a module the grader copied beside this file (``course`` itself is out of reach)
+        spec = importlib.util.spec_from_file_location(name, os.path.join(here, f"{name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    serialize, calling = load("course_grade_serialize"), load("course_grade_calling")
     job = serialize.load(os.path.join(here, "job.npz"))
 
     namespace = {"__name__": "__main__", "__builtins__": __builtins__, "np": np, "math": math,
@@ -409,7 +397,7 @@ def main() -> None:
     sys.stdout, sys.stderr = streams["stdout"], streams["stderr"]
     sys.stdin = None
     recorder.event("ready", isolation=isolation)
-    _run(job, recorder, namespace, np)
+    _run(job, recorder, namespace, np, calling)
     recorder.event("finished", dropped_output=streams["stdout"].dropped + streams["stderr"].dropped)
     os._exit(0)  # skip interpreter shutdown: threads the learner started are not waited for
 

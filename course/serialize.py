@@ -1,7 +1,8 @@
 """Save and load nested values (tuples, lists, dicts, arrays, Python scalars) without pickle.
 
 Used for the expected values frozen into the student edition and for passing
-case inputs and learner outputs between the grader and its sandboxed process.
+case inputs and learner outputs between the grader and its sandboxed process,
+whose results travel as framed records (:func:`frame`, :func:`unframe`).
 Pickle is never used: loading a learner's pickle would run the learner's code.
 """
 
@@ -14,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 _SCALARS = (bool, int, float, str)
+RECORD_MAGIC = b"CGR1"
+_HEADER = len(RECORD_MAGIC) + 8  # the magic, then the payload's length as 8 bytes, big-endian
 
 
 def _encode(value, arrays: dict):
@@ -65,3 +68,24 @@ def save(path, value) -> None:
 
 def load(path):
     return loads(Path(path).read_bytes())
+
+
+def frame(payload: bytes) -> bytes:
+    """``payload`` as one record of a stream of records (see :func:`unframe`)."""
+    return RECORD_MAGIC + len(payload).to_bytes(8, "big") + payload
+
+
+def unframe(data: bytes, record_limit: int) -> list:
+    """The payloads of the records that ``data`` starts with, in order.
+
+    Reading stops at the first record that is not one: no magic, a length over
+    ``record_limit``, or cut short.
+    """
+    payloads, position = [], 0
+    while position + _HEADER <= len(data) and data[position:position + len(RECORD_MAGIC)] == RECORD_MAGIC:
+        size = int.from_bytes(data[position + len(RECORD_MAGIC):position + _HEADER], "big")
+        if size > record_limit or position + _HEADER + size > len(data):
+            break
+        payloads.append(data[position + _HEADER:position + _HEADER + size])
+        position += _HEADER + size
+    return payloads

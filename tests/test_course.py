@@ -27,6 +27,59 @@ def test_serialize_refuses_objects():
         serialize.dumps(np.array([object()], dtype=object))
 
 
+def test_records_frame_and_unframe():
+    payloads = [serialize.dumps({"event": "ready"}), b"", serialize.dumps([np.zeros(3)])]
+    stream = b"".join(serialize.frame(p) for p in payloads)
+    assert serialize.unframe(stream, 2**20) == payloads
+    assert serialize.unframe(stream[:-1], 2**20) == payloads[:2]  # a record cut short ends the stream
+    assert serialize.unframe(stream + b"junk" * 4, 2**20) == payloads
+    assert serialize.unframe(stream, len(payloads[0]) - 1) == []  # a record over the limit ends it too
+
+
+def test_call_case_is_the_one_way_to_call_a_learner_function():
+    from course.calling import call_case
+    from course.checking import call_candidate
+    from course.registry import Case
+
+    def exits(x):
+        sys.exit(3)
+
+    def changes_its_input(x):
+        x[0] = 99
+        return x
+
+    def not_yet(x):
+        raise NotImplementedError
+
+    def fails(x):
+        raise ValueError("bad\nsecond line")
+
+    data = np.zeros(2)
+    assert call_case(changes_its_input, (data,), {})[0] == "ok" and data[0] == 0  # inputs are copies
+    assert call_case(not_yet, (1,), {}) == ("not_attempted", "still raises NotImplementedError", NotImplementedError)
+    assert call_case(fails, (1,), {}) == ("error", "raised ValueError: bad", ValueError)
+    assert call_case(exits, (1,), {}, catch=BaseException) == ("error", "called sys.exit(3)", SystemExit)
+    with pytest.raises(SystemExit):  # in a notebook only Exception is the learner's: sys.exit, Ctrl-C go through
+        call_case(exits, (1,), {})
+    assert call_candidate(fails, Case("c", (1,))) == ("error", "raised ValueError: bad")
+
+
+def test_what_the_grader_child_loads_imports_only_the_standard_library():
+    """The learner's process may not import `course`: it loads serialize.py and calling.py by path."""
+    import ast
+
+    from course.sandbox import CHILD_MODULES, CHILD_SOURCE
+
+    allowed = set(sys.stdlib_module_names) | {"numpy", "__future__"}
+    for source in [CHILD_SOURCE, *CHILD_MODULES.values()]:
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}
+        imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module and not node.level}
+        assert imported <= allowed | {"tensorflow", "keras"}, (source.name, imported - allowed)
+
+
 def test_environment_is_as_pinned():
     assert environment_problems() == []
     assert course.check_environment(verbose=False)
