@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import os
 import re
 import sys
@@ -35,10 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course.checking import CaseOutcome, judge
+from course.notebooks import exercise_ids
 from course.registry import ReferenceUnavailable, exercises, get_exercise, hidden_cases, public_cases
 from course.sandbox import Cell, Limits, Sandbox, become_subreaper, isolation_summary, reap_orphans, stop_all
 
-EXERCISE_TAG = "exercise:"
 MAX_NOTEBOOK_MB = 20
 NOTE_LIMIT = 300
 FIXED_COLUMNS = ("submission",)
@@ -78,8 +77,11 @@ def _clean(text: str, limit: int = NOTE_LIMIT) -> str:
 def read_exercise_cells(path: Path) -> tuple:
     """``([(exercise_id, source)], notes)`` from the notebook at ``path``, in notebook order.
 
-    Raises :class:`NotANotebook` for an empty file, a file that is not JSON or
-    not a notebook. Unknown ids and cells tagged twice are reported in ``notes``.
+    ``nbformat`` reads the notebook, of any format version, as version 4; it is not
+    validated against the schema, so a stray field does not cost a learner the
+    grade. Raises :class:`NotANotebook` for an empty file, a file that is not JSON
+    or JSON that nbformat cannot read as a notebook (the reason in the message).
+    Unknown ids and cells tagged twice are reported in ``notes``.
     """
     try:
         size = path.stat().st_size
@@ -99,17 +101,7 @@ def read_exercise_cells(path: Path) -> tuple:
         raise NotANotebook("not a notebook (the file is not UTF-8 text)") from None
     except OSError as error:
         raise NotANotebook(f"cannot read the file ({error.strerror or error})") from None
-    try:
-        notebook = json.loads(text)
-    except (ValueError, RecursionError) as error:
-        where = f" at line {error.lineno}" if hasattr(error, "lineno") else ""
-        raise NotANotebook(f"not a notebook (invalid JSON{where})") from None
-    if isinstance(notebook, dict) and isinstance(notebook.get("worksheets"), list):  # nbformat 3
-        cells = [c for w in notebook["worksheets"] if isinstance(w, dict) for c in (w.get("cells") or [])]
-    elif isinstance(notebook, dict) and isinstance(notebook.get("cells"), list):
-        cells = notebook["cells"]
-    else:
-        raise NotANotebook("not a notebook (no list of cells)")
+    cells = _notebook_cells(text)
 
     known = set(exercises())
     found: dict = {}
@@ -118,20 +110,14 @@ def read_exercise_cells(path: Path) -> tuple:
         if not isinstance(cell, dict):
             continue
         metadata = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
-        tags = metadata.get("tags") if isinstance(metadata.get("tags"), list) else []
-        for tag in tags:
-            if not isinstance(tag, str) or not tag.startswith(EXERCISE_TAG):
-                continue
-            exercise_id = tag[len(EXERCISE_TAG):].strip()
+        for exercise_id in exercise_ids(metadata.get("tags")):
             if exercise_id not in known:
                 notes.append(f"unknown exercise id {_clean(exercise_id, 60)!r} ignored")
                 continue
             if cell.get("cell_type", "code") != "code":
                 notes.append(f"{exercise_id}: the tagged cell is not a code cell")
                 continue
-            source = cell.get("source", cell.get("input", ""))
-            if isinstance(source, list):
-                source = "".join(s for s in source if isinstance(s, str))
+            source = cell.get("source", "")
             if not isinstance(source, str):
                 source = ""
             if exercise_id in found:
@@ -139,6 +125,29 @@ def read_exercise_cells(path: Path) -> tuple:
                 del found[exercise_id]
             found[exercise_id] = _without_magics(source)
     return list(found.items()), notes
+
+
+def _notebook_cells(text: str) -> list:
+    """The cells of the notebook ``text``, read by nbformat as format 4 (not validated)."""
+    import nbformat
+
+    try:
+        notebook = nbformat.convert(nbformat.reader.reads(text), 4)
+    except nbformat.reader.NotJSONError as error:
+        cause = error.__cause__
+        where = f" at line {cause.lineno}" if hasattr(cause, "lineno") else ""
+        raise NotANotebook(f"not a notebook (invalid JSON{where})") from None
+    except RecursionError:
+        raise NotANotebook("not a notebook (invalid JSON: nested too deeply)") from None
+    except (nbformat.NBFormatError, nbformat.ValidationError) as error:
+        reason = getattr(error, "message", None) or str(error)
+        raise NotANotebook(f"not a notebook (nbformat: {_clean(reason, 120)})") from None
+    except Exception:  # noqa: BLE001 - JSON that is no notebook at all (a list, cells that are numbers, ...)
+        raise NotANotebook("not a notebook (nbformat cannot read it)") from None
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list):
+        raise NotANotebook("not a notebook (no list of cells)")
+    return cells
 
 
 def _without_magics(source: str) -> str:

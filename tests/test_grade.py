@@ -25,6 +25,7 @@ import pytest
 from notebooks import ROOT, chapter_notebooks
 
 import course
+from course.environment import quiet_environment
 from course.grade import NotANotebook, Row, gradebook_text, main, read_exercise_cells, score_exercise, write_atomically
 from course.sandbox import Cell, ExerciseRun, Limits, Sandbox, filesystem_rules, landlock_abi, secret_paths
 
@@ -43,7 +44,7 @@ def run_grader(args, tmp_path, extra_env=None, timeout=600):
     """``python -m course.grade ARGS`` from the repository root, its temporary files under ``tmp_path``."""
     scratch = tmp_path / "tmp"
     scratch.mkdir(exist_ok=True)
-    env = {**os.environ, "TMPDIR": str(scratch), "TF_CPP_MIN_LOG_LEVEL": "3", **(extra_env or {})}
+    env = quiet_environment(TMPDIR=str(scratch), **(extra_env or {}))
     start = time.monotonic()
     process = subprocess.run([sys.executable, "-m", "course.grade", *map(str, args)], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=timeout)
@@ -263,7 +264,7 @@ print(json.dumps([bool(np.allclose(namespace["sigmoid"](z), sigmoid(z))),
 """
     result = subprocess.run([sys.executable, "-c", program, str(SUBMISSIONS / "reads the answers.ipynb")], cwd=ROOT,
                             capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                            env=quiet_environment())
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [True, True]
 
@@ -432,15 +433,27 @@ def test_read_exercise_cells(tmp_path):
 
 
 def test_read_exercise_cells_of_old_and_odd_notebooks(tmp_path):
-    v3 = {"nbformat": 3, "worksheets": [{"cells": [{"cell_type": "code", "input": ["def relu(x):\n", "    return x\n"],
-                                                    "metadata": {"tags": ["exercise:ch01.relu"]}}]}]}
+    """nbformat reads every notebook format (3 as saved by IPython 2), not validated: odd cells and tags are
+    passed over; what nbformat cannot read as a notebook at all is not one, with the reason."""
+    v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {"name": ""}, "worksheets": [{"cells": [
+        {"cell_type": "code", "collapsed": False, "input": ["def relu(x):\n", "    return x\n"], "language": "python",
+         "metadata": {"tags": ["exercise:ch01.relu"]}, "outputs": [], "prompt_number": 1}], "metadata": {}}]}
     (tmp_path / "v3.ipynb").write_text(json.dumps(v3), encoding="utf-8")
     assert read_exercise_cells(tmp_path / "v3.ipynb")[0] == [("ch01.relu", "def relu(x):\n    return x\n")]
-    odd = {"cells": [5, {"metadata": "x"}, {"metadata": {"tags": "exercise:ch01.relu"}},
-                     {"cell_type": "code", "source": 7, "metadata": {"tags": ["exercise:ch01.relu"]}}]}
+    odd = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "raw", "metadata": {"tags": "exercise:ch01.relu"}, "source": ""},
+        {"cell_type": "code", "source": 7, "metadata": {"tags": ["exercise:ch01.relu", 5]}, "outputs": [], "x": 1}]}
     (tmp_path / "odd.ipynb").write_bytes(b"\xef\xbb\xbf" + json.dumps(odd).encode())
     assert read_exercise_cells(tmp_path / "odd.ipynb")[0] == [("ch01.relu", "")]
-    cases = {"empty.ipynb": b"", "text.ipynb": b"hello", "list.ipynb": b"[1, 2]", "latin1.ipynb": "é".encode("latin-1")}
+    no_version = {"cells": [5, {"metadata": "x"}, {"cell_type": "code", "source": 7}]}
+    v3_without_outputs = {"nbformat": 3, "worksheets": [{"cells": [{"cell_type": "code", "input": "x = 1"}]}]}
+    for name, value in {"no_version.ipynb": no_version, "v3_without_outputs.ipynb": v3_without_outputs,
+                        "version_x.ipynb": {"nbformat": "x"}}.items():
+        (tmp_path / name).write_text(json.dumps(value), encoding="utf-8")
+        with pytest.raises(NotANotebook, match=r"^not a notebook \(nbformat: "):
+            read_exercise_cells(tmp_path / name)
+    cases = {"empty.ipynb": b"", "text.ipynb": b"hello", "list.ipynb": b"[1, 2]", "latin1.ipynb": "é".encode("latin-1"),
+             "deep.ipynb": b"[" * 100_000 + b"]" * 100_000}
     for name, data in cases.items():
         (tmp_path / name).write_bytes(data)
         with pytest.raises(NotANotebook):
