@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 import pytest
 
+from course.environment import quiet_environment
 from course.gpt import run_local_workers, run_processes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.slow
 
 
 def env():
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONHASHSEED": "0"}
+    return quiet_environment()
 
 
 def train(*args, timeout=300):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from course.environment import quiet_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 CHINESE = ROOT / "data" / "corpus" / "tiny_world_zh.txt"  # 小小世界, 127 distinct characters
 TINY = ["--layers", "1", "--heads", "2", "--d-model", "32", "--seq-len", "16", "--global-batch", "4",
@@ -16,9 +18,8 @@ TINY = ["--layers", "1", "--heads", "2", "--d-model", "32", "--seq-len", "16", "
 
 
 def run(*args, timeout=300):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=quiet_environment(), capture_output=True,
+                          text=True, timeout=timeout)
 
 
 @pytest.mark.parametrize("command", [["course.gpt"], ["course.gpt", "train"], ["course.gpt", "sample"],

@@ -180,3 +180,10 @@ def test_bench_finds_its_pytorch_reference_in_the_repository():
     gpt = parser.parse_args(["gpt"])
     for name in bench.MODEL_OPTIONS:
         assert int(defaults[name.replace("_", "-")]) == getattr(gpt, name), name
+
+
+def test_makefile_quiet_environment_is_the_course_one():
+    from course.environment import QUIET_ENV
+
+    line = re.search(r"^QUIET := (.*)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+    assert dict(item.split("=", 1) for item in line.split()) == QUIET_ENV
