@@ -1,5 +1,7 @@
 """The student edition, `python -m course.release OUT_DIR`: no answers in it, `check` works offline
-with the reference missing, the notebooks run top to bottom inside it, and it installs from a fresh copy.
+with the reference missing, and it installs from a fresh copy. The edition is built once per session
+(the `edition` fixture, tests/conftest.py); each chapter notebook runs inside it in its chapter's
+module (tests/test_chNN_notebook.py), exercises answered.
 
 "Inside it" means a Python that cannot see this repository: ``python -I -S`` with only the
 edition and site-packages on ``sys.path`` (``-S`` skips the ``.pth`` of the repository's
@@ -13,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 import zipfile
 from pathlib import Path
 
@@ -24,56 +25,31 @@ from notebooks import ROOT, chapter_notebooks
 
 import course
 from course.registry import public_cases, reference
-from course.release import (
-    MARKER,
-    ReleaseError,
-    _drop_empty_sections,
-    _safe_target,
-    import_problems,
-    leaks,
-    rewrite_imports,
-    strip_exercises,
-)
+from course.release import LIBRARY, MARKER, ReleaseError, _safe_target, leaks, secret_fingerprints
+from course.environment import quiet_environment
 from course.sandbox import site_paths
-
-QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "KERAS_BACKEND": "tensorflow",
-         "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
 
 
 def in_edition(edition: Path, code: str, timeout: float = 600, cwd=None) -> subprocess.CompletedProcess:
     """Run ``code`` in a Python that sees the edition and site-packages, and not this repository."""
     bootstrap = f"import sys; sys.path[:0] = [{str(edition)!r}]; sys.path += {site_paths()!r}\n"
     return subprocess.run([sys.executable, "-I", "-S", "-c", bootstrap + textwrap.dedent(code)],
-                          cwd=cwd or edition, env={**os.environ, **QUIET}, capture_output=True, text=True,
+                          cwd=cwd or edition, env=quiet_environment(MPLBACKEND="Agg"), capture_output=True, text=True,
                           timeout=timeout)
-
-
-# --------------------------------------------------------------------------- building it, once
-
-
-@pytest.fixture(scope="module")
-def edition(tmp_path_factory):
-    out = tmp_path_factory.mktemp("release") / "student edition"
-    start = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "course.release", str(out)], cwd=ROOT,
-                            env={**os.environ, **QUIET}, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert time.monotonic() - start < 300  # measured 13 s under load (importing TensorFlow for ch04's reference)
-    return out
 
 
 @pytest.mark.slow
 def test_edition_holds_what_a_learner_needs_and_nothing_instructor_only(edition):
     for needed in ("README.md", "Makefile", "pyproject.toml", "requirements.txt", "course/__init__.py",
-                   "course/checking.py", "course/cases", "course/frozen", "teaching/__init__.py", "data", MARKER):
+                   "course/checking.py", "course/cases", "course/frozen", f"{LIBRARY}/__init__.py", "data", MARKER):
         assert (edition / needed).exists(), needed
     for absent in ("solutions", "course/hidden", "tests", "docs", "course/grade.py", "course/release.py",
                    "course/sandbox.py", "course/sandbox_child.py", ".git"):
         assert not (edition / absent).exists(), absent
     assert sorted(p.name for p in (edition / "chapters").glob("*.ipynb")) == [p.name for p in chapter_notebooks()]
     assert sorted(p.stem for p in (edition / "course" / "frozen").glob("*.npz")) == sorted(course.exercises())
-    for module in (ROOT / "solutions").glob("ch[0-9][0-9].py"):
-        assert (edition / "teaching" / module.name).exists()
+    library = sorted(str(p.relative_to(ROOT)) for p in (ROOT / LIBRARY).rglob("*.py") if "__pycache__" not in p.parts)
+    assert library and sorted(str(p.relative_to(edition)) for p in (edition / LIBRARY).rglob("*.py")) == library
 
 
 @pytest.mark.slow
@@ -91,7 +67,7 @@ def test_no_reference_answers_or_hidden_cases_anywhere(edition):
         assert statements
         assert squeeze("\n".join(statements)) not in everything, exercise_id
         assert f"def {exercise_id.split('.')[1]}(" not in "\n".join(
-            t for p, t in text.items() if p.is_relative_to(edition / "teaching")), exercise_id
+            t for p, t in text.items() if p.is_relative_to(edition / LIBRARY)), exercise_id
     for hidden in (ROOT / "course" / "hidden").glob("ch*.py"):
         for line in hidden.read_text(encoding="utf-8").splitlines():
             if "Case(" in line and len(line.strip()) > 30:
@@ -188,7 +164,7 @@ def test_fresh_copy_installs_and_checks(edition, tmp_path):
     [wheel] = wheels.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {f"course/frozen/{e}.npz" for e in course.exercises()} <= set(names)
-    assert "teaching/ch01.py" in names and "course/checking.py" in names
+    assert f"{LIBRARY}/__init__.py" in names and "course/checking.py" in names
     assert not [n for n in names if n.startswith(("solutions/", "course/hidden/"))]
     if shutil.which("make"):
         plan = subprocess.run(["make", "-n", "lab", "verify"], cwd=copy, capture_output=True, text=True, timeout=60)
@@ -209,7 +185,7 @@ def test_release_replaces_only_an_earlier_edition(edition, tmp_path):
     busy.mkdir()
     (busy / "thesis.tex").write_text("precious", encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "course.release", str(busy)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=600, env={**os.environ, **QUIET})
+                            text=True, timeout=600, env=quiet_environment(MPLBACKEND="Agg"))
     assert result.returncode == 1 and "not an earlier student edition" in result.stderr
     assert (busy / "thesis.tex").read_text(encoding="utf-8") == "precious"
     with pytest.raises(ReleaseError):
@@ -219,108 +195,22 @@ def test_release_replaces_only_an_earlier_edition(edition, tmp_path):
     assert _safe_target(edition) == edition.resolve()  # an earlier edition may be replaced
 
 
-@pytest.mark.slow
-@pytest.mark.notebook
-@pytest.mark.parametrize("name", [p.name for p in chapter_notebooks()])
-def test_notebook_runs_top_to_bottom_inside_the_edition(edition, tmp_path, name):
-    from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import KernelManager
-    from nbclient import NotebookClient
-
-    kernels = tmp_path / "kernels" / "edition-python"
-    kernels.mkdir(parents=True)
-    bootstrap = (f"import sys; sys.path[:0] = [{str(edition)!r}]; sys.path += {site_paths()!r}; "
-                 "from ipykernel import kernelapp; kernelapp.launch_new_instance()")
-    (kernels / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-I", "-S", "-c", bootstrap, "-f", "{connection_file}"],
-        "display_name": "student edition", "language": "python", "env": QUIET}), encoding="utf-8")
-    manager = KernelManager(kernel_name="edition-python",
-                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels.parent)]))
-    path = edition / "chapters" / name
-    nb = nbformat.read(path, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(
-        "import importlib.util, json, course\n"
-        "print('__WHERE__' + json.dumps([course.__file__, importlib.util.find_spec('solutions') is None]))"))
-    NotebookClient(nb, km=manager, timeout=900, resources={"metadata": {"path": str(path.parent)}}).execute()
-    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    text = "\n".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
-    where, no_solutions = json.loads(text.split("__WHERE__", 1)[1].splitlines()[0])
-    assert Path(where).is_relative_to(edition) and no_solutions
-    chapter = "ch" + name[:2]
-    for exercise_id in [e for e in course.exercises() if e.startswith(chapter + ".")]:
-        assert f"{exercise_id}: not attempted" in text
-
-
 # --------------------------------------------------------------------------- the pieces
 
 
-def test_rewrite_imports():
-    source = ("from solutions.ch01 import CharTokenizer\nfrom solutions import ch01, ch04 as attention\n"
-              "import solutions.ch05 as five\nx = solutions.ch01.relu  # see solutions/ch01.py\n"
-              "f'solutions.{chapter}'\nmy.solutions.thing\n")
-    assert rewrite_imports(source) == (
-        "from teaching.ch01 import CharTokenizer\nfrom teaching import ch01, ch04 as attention\n"
-        "import teaching.ch05 as five\nx = teaching.ch01.relu  # see teaching/ch01.py\n"
-        "f'solutions.{chapter}'\nmy.solutions.thing\n")
-
-
-SOLUTIONS_MODULE = '''"""Chapter 9."""
-
-import numpy as np
-
-# --------------------------------------------------------------------------- exercises
-
-
-@decorated
-def square(x):
-    """x²."""
-    return np.square(x)
-
-
-def cube(x):
-    return x ** 3
-
-
-# --------------------------------------------------------------------------- teaching code
-
-
-def area(side, square=None):
-    square = square or (lambda v: v * v)
-    return square(side)
-'''
-
-
-def test_strip_exercises_keeps_teaching_code():
-    stripped = strip_exercises(SOLUTIONS_MODULE, {"square", "cube"})
-    assert "def square" not in stripped and "def cube" not in stripped and "@decorated" not in stripped
-    assert "def area(side, square=None)" in stripped
-    assert "exercises" not in stripped and "teaching code" in stripped
-    namespace = {}
-    exec(stripped, namespace)  # noqa: S102 - our own test module
-    assert namespace["area"](3) == 9
-
-
-def test_strip_exercises_refuses_teaching_code_that_uses_an_exercise():
-    with pytest.raises(ReleaseError, match="uses square"):
-        strip_exercises(SOLUTIONS_MODULE + "\n\ndef volume(side):\n    return square(side) * side\n", {"square", "cube"})
-    with pytest.raises(ReleaseError, match="still defined"):
-        strip_exercises(SOLUTIONS_MODULE + "\ncube = lambda x: x ** 3\n", {"square", "cube"})
-
-
-def test_import_problems():
-    import ast
-
-    names = {"ch01": {"sigmoid", "relu"}}
-    assert import_problems(ast.parse("from teaching.ch01 import CharTokenizer\nfrom teaching import ch01\n"
-                                     "ch01.CharTokenizer('ab')"), names) == []
-    assert import_problems(ast.parse("from teaching.ch01 import relu"), names)
-    assert import_problems(ast.parse("from teaching import ch01 as one\none.sigmoid(0)"), names)
-    assert import_problems(ast.parse("import teaching.ch01 as one\none.relu(0)"), names)
-    assert import_problems(ast.parse("import solutions"), names)
-    assert import_problems(ast.parse("from .ch01 import relu"), names, package="teaching")
-
-
-def test_drop_empty_sections():
-    text = "a = 1\n\n# ------------- one\n\n\n# ------------- two\n\nb = 2\n\n# ------------- three\n"
-    assert _drop_empty_sections(text) == "a = 1\n\n\n# ------------- two\n\nb = 2\n\n"
+def test_leaks_finds_solutions_hidden_cases_and_copied_answers(tmp_path):
+    fingerprints = secret_fingerprints()
+    assert leaks(tmp_path, fingerprints) == []
+    answer = next(iter(v for k, v in fingerprints.items() if k.startswith("the reference answer")))
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "ch01.py").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "imports.py").write_text("import numpy\nfrom solutions.ch01 import sigmoid\n", encoding="utf-8")
+    (tmp_path / "cases.py").write_text("@hidden('ch01.relu')\ndef more(rng):\n    return []\n", encoding="utf-8")
+    (tmp_path / "copied.py").write_text("def mine(x):\n" + "".join(f"    {line}\n" for line in
+                                                                sorted(answer, key=len)[-1].splitlines()),
+                                        encoding="utf-8")
+    found = "\n".join(leaks(tmp_path, fingerprints))
+    assert "solutions: instructor-only path" in found
+    assert "imports.py: imports solutions" in found
+    assert "cases.py: hidden grading cases" in found
+    assert "copied.py: contains the reference answer of" in found
