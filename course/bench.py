@@ -123,7 +123,7 @@ def bench_gpt(layers=4, heads=4, d_model=128, seq_len=64, batch=12, vocab=65, st
     import keras
     import tensorflow as tf
 
-    from solutions.gpt import GPTConfig, build_gpt, per_sequence_loss
+    from tinyllm.gpt import GPTConfig, build_gpt, per_sequence_loss
 
     keras.mixed_precision.set_dtype_policy(precision)
     keras.utils.set_random_seed(0)
@@ -170,9 +170,9 @@ def bench_fit(fast=True, steps=300, steps_per_epoch=25, layers=3, heads=4, d_mod
     import keras
 
     from course.data import load_text
-    from solutions.ch05 import prepare_text
-    from solutions.gpt import GPTConfig, build_gpt
-    from solutions.gpt_train import fit_dataset, validation_dataset
+    from tinyllm.distributed import fit_dataset, validation_dataset
+    from tinyllm.gpt import GPTConfig, build_gpt
+    from tinyllm.text_data import prepare_text
 
     data = prepare_text(load_text(), seq_len)
     keras.utils.set_random_seed(0)

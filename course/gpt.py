@@ -76,7 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--layers", type=_positive_int, default=4, help="Transformer blocks (default: %(default)s)")
     model.add_argument("--heads", type=_positive_int, default=4, help="attention heads (default: %(default)s)")
     model.add_argument("--d-model", type=_positive_int, default=128, help="model width (default: %(default)s)")
-    model.add_argument("--untied", action="store_true", help="a separate output matrix instead of weight tying")
     run = t.add_argument_group("run")
     run.add_argument("--learning-rate", type=float, default=2e-3, help="AdamW learning rate (default: %(default)s)")
     run.add_argument("--precision", choices=PRECISIONS, default="auto",
@@ -138,15 +137,13 @@ def command_train(args) -> float:
     except ValueError as error:
         _fail(str(error))
 
-    from tinyllm.text_data import baselines
-    from course.runs import environment_summary
+    from course.runs import RunConfig, environment_summary, text_fingerprint, train
     from tinyllm.distributed import choose_precision
     from tinyllm.gpt import GPTConfig, parameter_count
-    from course.runs import RunConfig, text_fingerprint, train
+    from tinyllm.text_data import baselines
 
     try:
-        config = GPTConfig(data.vocabulary_size, args.seq_len, args.layers, args.heads, args.d_model,
-                           tie_embeddings=not args.untied)
+        config = GPTConfig(data.vocabulary_size, args.seq_len, args.layers, args.heads, args.d_model)
     except ValueError as error:
         _fail(str(error))
     if args.global_batch % strategy.num_replicas_in_sync:
@@ -184,8 +181,8 @@ def command_train(args) -> float:
 
 
 def command_sample(args) -> str:
-    from tinyllm.sampling import generate_text
     from course.runs import load_trained
+    from tinyllm.sampling import generate_text
 
     if args.temperature < 0:
         _fail(f"--temperature must be ≥ 0 (0 is greedy), got {args.temperature}")

@@ -20,8 +20,8 @@ import keras
 from tinyllm.distributed import (
     distributed_batches,
     is_chief,
-    make_train_step,
     make_evaluator,
+    make_train_step,
     worker_info,
 )
 
@@ -35,6 +35,7 @@ WEIGHTS_FILE = "model.weights.h5"
 
 
 HISTORY_FILE = "history.json"
+OLD_MODEL_OPTIONS = {"mlp_units": None, "dropout": 0.0, "tie_embeddings": True}
 
 
 @dataclass
@@ -323,7 +324,12 @@ def load_trained(out):
     latest = tf.train.latest_checkpoint(str(out / CHECKPOINT_DIR))
     if latest is None:
         raise FileNotFoundError(f"{out} has no checkpoint yet")
-    model = build_gpt(GPTConfig(**record["model"]))
+    shape = dict(record["model"])
+    for option, default in OLD_MODEL_OPTIONS.items():  # run.json of runs saved before these options went
+        if shape.pop(option, default) != default:
+            raise ValueError(f"{out} holds a model with {option}={record['model'][option]!r}, which this course no "
+                             "longer builds; train again with a new --out")
+    model = build_gpt(GPTConfig(**shape))
     optimizer = make_optimizer(model, RunConfig(**record["run"]))
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     restore_fully(weights_checkpoint(model, optimizer=optimizer, step=step), latest)

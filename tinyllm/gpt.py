@@ -1,18 +1,18 @@
-"""The chapter-5 mini GPT: a decoder-only Transformer built from chapter 4's blocks, and its sampler.
+"""The chapter-5 mini GPT: a decoder-only Transformer built from chapter 4's blocks.
 
     token ids y (b, t)
     x₀ = E[y] + P[0 … t−1]                    token + learned position embeddings   (b, t, d)
     x_l = Block_l(x_{l−1}), l = 1 … L         chapter 4's pre-layer-norm TransformerBlock, causal
-    z = LayerNorm(x_L) Eᵀ                     logits (b, t, v); with weight tying the output
-                                              matrix is the token embedding E itself
+    z = LayerNorm(x_L) Eᵀ                     logits (b, t, v): weight tying, the output matrix
+                                              is the token embedding E itself
     p(y_{t+1} | y_≤t) = softmax(z_t)
 
-Parameters (v vocabulary, T context, d model width, m = 4d MLP width, L blocks):
+Parameters (v vocabulary, T context, d model width, L blocks):
     embeddings   v·d + T·d
     per block    attention 3d² + 3d (fused QKV) + d² + d (output)
-                 MLP       d·m + m + m·d + d
+                 MLP       d·4d + 4d + 4d·d + d
                  2 layer norms 2·2d
-    final norm   2d;  output head v·d unless tied (then 0)
+    final norm   2d;  no output matrix (tied)
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from keras import ops
 from tinyllm.transformer import TransformerBlock
 from tinyllm.validation import require_positive_int
 
+
 @dataclass(frozen=True)
 class GPTConfig:
     """Everything that fixes the shapes of a mini GPT (saved next to its checkpoints)."""
@@ -34,9 +35,6 @@ class GPTConfig:
     num_layers: int = 4
     num_heads: int = 4
     d_model: int = 128
-    mlp_units: int | None = None  # 4·d_model
-    dropout: float = 0.0
-    tie_embeddings: bool = True
 
     def __post_init__(self):
         for name in ("vocabulary_size", "sequence_length", "num_layers", "num_heads", "d_model"):
@@ -52,29 +50,18 @@ class GPTConfig:
 class GPT(keras.Model):
     """Decoder-only Transformer language model: token ids (b, t ≤ T) → next-token logits (b, t, v), float32.
 
-    ``GPT(vocabulary_size, sequence_length=64, num_layers=4, num_heads=4, d_model=128,
-    mlp_units=None, dropout=0.0, tie_embeddings=True)``. Embeddings start as
-    N(0, 0.02²), as in GPT-2. The logits are float32 even under a
+    ``GPT(vocabulary_size, sequence_length=64, num_layers=4, num_heads=4, d_model=128)``.
+    Embeddings start as N(0, 0.02²), as in GPT-2. The logits are float32 even under a
     mixed-precision policy, so the softmax and the loss stay accurate.
     """
 
-    def __init__(self, vocabulary_size, sequence_length=64, num_layers=4, num_heads=4, d_model=128,
-                 mlp_units=None, dropout=0.0, tie_embeddings=True, **kwargs):
+    def __init__(self, vocabulary_size, sequence_length=64, num_layers=4, num_heads=4, d_model=128, **kwargs):
         super().__init__(**kwargs)
-        self.config = GPTConfig(vocabulary_size, sequence_length, num_layers, num_heads, d_model, mlp_units,
-                                float(dropout), bool(tie_embeddings))
-        c = self.config
-        init = keras.initializers.RandomNormal(stddev=0.02)
-        self.token_embedding = keras.layers.Embedding(c.vocabulary_size, c.d_model, embeddings_initializer=init,
-                                                      name="token_embedding")
-        self.embedding_dropout = keras.layers.Dropout(c.dropout)
-        self.blocks = [
-            TransformerBlock(c.d_model, c.num_heads, c.mlp_units, activation="gelu", causal=True, dropout=c.dropout,
-                             name=f"block_{i}")
-            for i in range(c.num_layers)
-        ]
+        self.config = GPTConfig(vocabulary_size, sequence_length, num_layers, num_heads, d_model)
+        self.token_embedding = keras.layers.Embedding(vocabulary_size, d_model, name="token_embedding",
+                                                      embeddings_initializer=keras.initializers.RandomNormal(0, 0.02))
+        self.blocks = [TransformerBlock(d_model, num_heads, causal=True, name=f"block_{i}") for i in range(num_layers)]
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
-        self.head = None if c.tie_embeddings else keras.layers.Dense(c.vocabulary_size, use_bias=False, name="head")
 
     @property
     def sequence_length(self) -> int:
@@ -83,41 +70,23 @@ class GPT(keras.Model):
     def build(self, input_shape=None):
         c = self.config
         self.token_embedding.build((None, None))
-        # The position table P (T, d) is read by slicing, P[:t], not by a lookup: its gradient is then a
-        # dense tensor. An Embedding lookup's gradient is sparse (tf.IndexedSlices), and Keras 3.15's
-        # Adam squares sparse gradients slice by slice — wrong when an index repeats, which is what the
-        # all-reduce of MirroredStrategy produces (each replica sends the same positions).
-        self.position_embedding = self.add_weight(shape=(c.sequence_length, c.d_model),
-                                                  initializer=keras.initializers.RandomNormal(stddev=0.02),
-                                                  name="position_embedding")
+        # The position table P (T, d) is read by slicing, P[:t], not by a lookup: its gradient is then dense.
+        # A lookup's gradient is sparse (tf.IndexedSlices), which Keras 3.15's Adam squares slice by slice —
+        # wrong when an index repeats, as it does after MirroredStrategy's all-reduce (tests/test_ch05.py).
+        self.position_embedding = self.add_weight(shape=(c.sequence_length, c.d_model), name="position_embedding",
+                                                  initializer=keras.initializers.RandomNormal(stddev=0.02))
         for block in self.blocks:
             block.build((None, None, c.d_model))
         self.final_norm.build((None, None, c.d_model))
-        if self.head is not None:
-            self.head.build((None, None, c.d_model))
-        self.built = True
 
-    def call(self, token_ids, training=None):
+    def call(self, token_ids):
         t = ops.shape(token_ids)[1]
-        positions = ops.cast(self.position_embedding[:t], self.compute_dtype)  # (t, d)
-        x = self.token_embedding(token_ids) + positions[None]  # (b, t, d)
-        x = self.embedding_dropout(x, training=training)
+        x = self.token_embedding(token_ids) + ops.cast(self.position_embedding[:t], self.compute_dtype)[None]
         for block in self.blocks:
-            x = block(x, training=training)
+            x = block(x)
         x = self.final_norm(x)
-        if self.head is None:  # weight tying: logits_j = x · E_j
-            logits = ops.matmul(x, ops.transpose(ops.cast(self.token_embedding.embeddings, x.dtype)))
-        else:
-            logits = self.head(x)
+        logits = ops.matmul(x, ops.transpose(ops.cast(self.token_embedding.embeddings, x.dtype)))  # x · E_jᵀ
         return ops.cast(logits, "float32")
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape) + (self.config.vocabulary_size,)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(self.config.to_dict())
-        return config
 
 
 def build_gpt(config: GPTConfig) -> GPT:
@@ -130,18 +99,16 @@ def build_gpt(config: GPTConfig) -> GPT:
 def parameter_count(config: GPTConfig) -> dict:
     """The parameter count derived by hand (see the module docstring), part by part, and the total."""
     v, t, d, n = config.vocabulary_size, config.sequence_length, config.d_model, config.num_layers
-    m = config.mlp_units or 4 * d
     parts = {
         "token embedding v·d": v * d,
         "position embedding T·d": t * d,
         "attention per block 4d²+4d": 4 * d * d + 4 * d,
-        "MLP per block 2dm+m+d": 2 * d * m + m + d,
+        "MLP per block 8d²+5d": 8 * d * d + 5 * d,
         "layer norms per block 4d": 4 * d,
         "final layer norm 2d": 2 * d,
-        "output head v·d (0 if tied)": 0 if config.tie_embeddings else v * d,
     }
     block = sum(value for key, value in parts.items() if "per block" in key)
-    parts["total"] = v * d + t * d + n * block + 2 * d + parts["output head v·d (0 if tied)"]
+    parts["total"] = v * d + t * d + n * block + 2 * d
     return parts
 
 
