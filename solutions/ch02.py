@@ -7,22 +7,10 @@ One LSTM step (Keras's weight layout, gate order i, f, c, o; u units, input size
     c' = f ⊙ c + i ⊙ g                 (the cell state: updated by addition, not by a matrix)
     h' = o ⊙ tanh(c')
 
-Encoder–decoder with teacher forcing (source x of S tokens, target y of T tokens, y_T = <end>):
-
-    (h, c)      = LSTM_enc(Embed_src(x))                    final state only: the whole source in 2u numbers
-    d           = shift_right(y, <start>) = (<start>, y_1, …, y_{T−1})
-    logits      = Dense(LSTM_dec(Embed_tgt(d), initial_state=(h, c)))      (b, T, V)
-    P(y_t | y_<t, x) = softmax(logits_t)[y_t]
-    L           = −(1/N) Σ_{unpadded (b, t)} log P(y_t | y_<t, x)          N = number of unpadded targets
-
-Everything a later chapter needs is importable from here: the dataset
-(:func:`load_translation_data` → :class:`TranslationData` of :class:`Split` arrays), the
-:class:`Vocabulary`, :func:`build_seq2seq`, :func:`train_seq2seq` (any
-``[encoder_inputs, decoder_inputs] → logits`` model), :func:`greedy_decode` (this model's
-LSTM states) and :func:`greedy_decode_full` (any such model, e.g. with attention),
-:func:`translate`, and the evaluation (:func:`evaluate`, :func:`exact_match`,
-:func:`token_accuracy`, :func:`accuracy_by_length`, :func:`plot_accuracy_by_length`,
-:func:`prediction_table`). The exercise functions are leaves: nothing here calls them.
+The exercises: one LSTM step (above), the decoder inputs of teacher forcing
+(``shift_right``: <start> then the targets but the last) and the masked mean
+cross-entropy over the unpadded targets. The model they belong to is in
+:mod:`tinyllm.seq2seq`, on chapter 2's page.
 """
 
 from __future__ import annotations

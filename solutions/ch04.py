@@ -18,11 +18,10 @@ Notation: b batch, t (or tq, tk) sequence lengths, d = d_model, h heads, dh = d 
         x ← x + MultiHead(LayerNorm₁(x))
         x ← x + W₂ · gelu(W₁ · LayerNorm₂(x) + b₁) + b₂
 
-The exercise answers (NumPy, small and visible) come first. The Keras layers that
-later chapters reuse implement the same maths with ``keras.ops`` on their own: an
-exercise function is never called by teaching code (the student edition ships
-without them). The tests prove the two agree, and agree with Keras's
-``MultiHeadAttention``.
+These are the exercise answers, in NumPy. The Keras layers of :mod:`tinyllm.attention`
+and :mod:`tinyllm.transformer` implement the same maths with ``keras.ops`` on their
+own (an exercise function is a leaf: the student edition has none); the tests prove
+the two agree, and agree with Keras's ``MultiHeadAttention``.
 """
 
 from __future__ import annotations

@@ -21,11 +21,10 @@ Sampling the next token from softmax(z / T) (temperature T) after filtering:
     top-p   sort p = softmax(z) in decreasing order, keep the smallest prefix
             whose mass reaches p (always the most likely token); the rest −∞
 
-The exercise answers (NumPy) come first. The teaching code after them —
-tokenizers and the data pipeline here, the model and its sampler in
-:mod:`solutions.gpt`, distributed training in :mod:`solutions.gpt_train` —
-never calls them: an exercise function is a leaf (the student edition ships
-without them). The tests show the two agree, and agree with keras-hub.
+These are the exercise answers, in NumPy. The library never calls them (an exercise
+function is a leaf: the student edition has none): :mod:`tinyllm.text_data`,
+:mod:`tinyllm.gpt` and :mod:`tinyllm.sampling` do the same with TensorFlow, and the
+tests show the two agree, and agree with keras-hub.
 """
 
 from __future__ import annotations

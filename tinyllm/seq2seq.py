@@ -1,12 +1,5 @@
 """Chapter 2 — LSTM encoder–decoder (seq2seq) on a small translation task.
 
-One LSTM step (Keras's weight layout, gate order i, f, c, o; u units, input size n):
-
-    z  = x·W + h·U + b                 W (n, 4u), U (u, 4u), b (4u,)  → z (b, 4u)
-    i  = σ(z[:, 0u:1u])   f = σ(z[:, 1u:2u])   g = tanh(z[:, 2u:3u])   o = σ(z[:, 3u:4u])
-    c' = f ⊙ c + i ⊙ g                 (the cell state: updated by addition, not by a matrix)
-    h' = o ⊙ tanh(c')
-
 Encoder–decoder with teacher forcing (source x of S tokens, target y of T tokens, y_T = <end>):
 
     (h, c)      = LSTM_enc(Embed_src(x))                    final state only: the whole source in 2u numbers
