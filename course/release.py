@@ -31,11 +31,11 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+from course.notebooks import chapter_notebooks, exercise_ids
+
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = "tinyllm"
 MARKER = ".student-edition"
-EXERCISE_TAG = "exercise:"
-CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
 # Instructor-only parts of `course`: hidden cases, the grader and this module.
 COURSE_EXCLUDED = ("hidden", "grade.py", "release.py", "sandbox.py", "sandbox_child.py", "frozen")
 COPIED_FILES = ("requirements.txt", "environment.yml", "LICENSE", "LICENSE.md", "LICENSE.txt")
@@ -83,7 +83,7 @@ def frozen_values(out: Path) -> int:
     return len(exercises())
 
 
-def chapter_notebooks(out: Path) -> list:
+def edition_notebooks(out: Path) -> list:
     """The chapter notebooks: outputs cleared, every exercise cell checked to be blank."""
     import nbformat
 
@@ -91,11 +91,10 @@ def chapter_notebooks(out: Path) -> list:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     source_folder = ROOT / "chapters"
-    for path in sorted(source_folder.glob(CHAPTER_GLOB)):
+    for path in chapter_notebooks(source_folder):
         nb = nbformat.read(path, as_version=4)
         for index, cell in enumerate(nb.cells):
-            tags = [t for t in cell.get("metadata", {}).get("tags", []) if isinstance(t, str)]
-            exercise = next((t[len(EXERCISE_TAG):] for t in tags if t.startswith(EXERCISE_TAG)), None)
+            exercise = next(iter(exercise_ids(cell.get("metadata", {}).get("tags", []))), None)
             where = f"chapters/{path.name}, cell {index + 1}"
             if cell.cell_type != "code":
                 continue
@@ -242,7 +241,7 @@ def build(out_dir) -> dict:
         library = [p for p in copied_package(staging, LIBRARY) if p.suffix == ".py"]
         copied_package(staging, "course", COURSE_EXCLUDED)
         frozen = frozen_values(staging)
-        notebooks = chapter_notebooks(staging)
+        notebooks = edition_notebooks(staging)
         data_files(staging)
         project_files(staging, notebooks)
         found = leaks(staging)
