@@ -1,6 +1,6 @@
 # LLM foundations — every target installs what it needs into .venv/ first.
 #   make lab       open the course in JupyterLab (prints the URL; no browser needed)
-#   make test      the whole test suite: package, exercises, notebooks (nbval)
+#   make test      the whole test suite: package, exercises, and each notebook run once (tests/notebooks.py)
 #   make execute   re-run every chapter headlessly and save its outputs (teachers preparing a class)
 #   make release   write the student edition to $(OUT)
 #   make bench     time the mini GPT against the PyTorch reference
@@ -15,8 +15,9 @@ OUT ?= build/student
 QUIET := TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 KERAS_BACKEND=tensorflow PYTHONHASHSEED=0
 # Jupyter refuses to run as root (containers, CI) unless told.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
-PYTEST_ARGS ?= -n 2 --dist loadscope
-NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg
+# Two workers; a test module stays on one, so each chapter notebook (its module's fixture) runs once;
+# modules start in the order tests/conftest.py gives them (longest first).
+PYTEST_ARGS ?= -n 2 --dist loadscope --no-loadscope-reorder
 
 .PHONY: setup lab test test-fast execute release bench bench-fit clean
 
@@ -33,7 +34,7 @@ lab: setup
 	KERAS_BACKEND=tensorflow $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=chapters $(ALLOW_ROOT) $(LAB_ARGS)
 
 test: setup
-	$(QUIET) $(BIN)/python -m pytest tests chapters $(NBVAL) $(PYTEST_ARGS)
+	$(QUIET) $(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 test-fast: setup
 	$(QUIET) $(BIN)/python -m pytest tests -m "not notebook and not slow" $(PYTEST_ARGS)
