@@ -35,11 +35,10 @@ from pathlib import Path
 import nbformat
 
 from course.environment import QUIET_ENV
+from course.notebooks import chapter_notebooks, exercise_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
-CHAPTERS = ROOT / "chapters"
-EXERCISE_TAG = "exercise:"
 SANITIZE_FILE = TESTS / "nbval_sanitize.cfg"
 CELL_TIMEOUT = 900  # seconds, as nbval's --nbval-cell-timeout had it
 
@@ -49,10 +48,6 @@ KERNEL_ENV = {**QUIET_ENV, "MPLBACKEND": "module://matplotlib_inline.backend_inl
 
 
 # --------------------------------------------------------------------------- reading notebooks
-
-
-def chapter_notebooks() -> list:
-    return sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
 
 
 def notebook_for(chapter: str) -> Path:
@@ -66,10 +61,8 @@ def notebook_for(chapter: str) -> Path:
 
 def exercise_of(cell) -> str | None:
     """The exercise id of a cell tagged ``exercise:<id>``, else None."""
-    for tag in cell.get("metadata", {}).get("tags", []):
-        if isinstance(tag, str) and tag.startswith(EXERCISE_TAG):
-            return tag[len(EXERCISE_TAG):]
-    return None
+    ids = exercise_ids(cell.get("metadata", {}).get("tags", []))
+    return ids[0] if ids else None
 
 
 def exercise_cells(nb) -> dict:

@@ -9,7 +9,6 @@ editable install), as on a learner's machine.
 """
 
 import json
-import os
 import re
 import shutil
 import subprocess
