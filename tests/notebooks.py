@@ -10,13 +10,15 @@ of the reference answer (:func:`answer_source`). From that single run the chapte
 - every other cell's outputs equal the committed notebook's saved ones (what ``pytest --nbval``
   checked: same sanitize rules, ``tests/nbval_sanitize.cfg``, same cell tags and markers; stderr
   never compared), with the check verdict lines left out — committed notebooks are blank
-  worksheets, so their checks say "not attempted";
+  worksheets, so their checks say "not attempted" — and a cell that tries an answer out
+  (``try: … except NotImplementedError: …``, see :func:`answer_trials`) compared up to that ``try``;
 - the notebook ran inside the edition, not from this repository.
 
 That the blank worksheet also runs top to bottom needs no second run: an exercise cell only
-defines its function, no later cell uses it except as ``check``'s argument, and ``check`` never
-raises (tests/test_release.py asserts all three statically and on the committed outputs); the
-comparison above then shows the answers change nothing else.
+defines its function, no other cell uses it except as ``check``'s argument or in an answer trial
+whose results no later cell reads, and ``check`` reports a blank answer as "not attempted" without
+raising (tests/test_notebooks.py asserts these statically and on the committed outputs); the
+comparison above then shows that the answers change nothing else.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import json
 import re
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -291,8 +294,6 @@ class ChapterRun:
 
 def run_in_edition(edition: Path, chapter: str, variables: tuple = (), workdir: Path | None = None) -> ChapterRun:
     """Execute ``chapter`` from the student edition with every exercise answered; see the module docstring."""
-    import time
-
     from nbclient import NotebookClient
 
     committed_path = notebook_for(chapter)
