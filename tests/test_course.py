@@ -90,6 +90,7 @@ def test_environment_names_legacy_keras(monkeypatch):
     assert any("TF_USE_LEGACY_KERAS" in p for p in environment_problems())
 
 
+@pytest.mark.slow
 def test_course_import_pins_tensorflow_backend_and_not_solutions():
     code = ("import os, sys; os.environ['KERAS_BACKEND'] = 'jax'; import course; "
             "assert os.environ['KERAS_BACKEND'] == 'tensorflow'; assert 'solutions' not in sys.modules; "

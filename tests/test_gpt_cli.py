@@ -22,6 +22,7 @@ def run(*args, timeout=300):
                           text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["course.gpt"], ["course.gpt", "train"], ["course.gpt", "sample"],
                                      ["course.bench"], ["course.bench", "gpt"],
                                      ["course.bench", "compare"], ["course.bench", "fit"]])
@@ -30,6 +31,7 @@ def test_every_command_has_help(command):
     assert result.returncode == 0 and "usage:" in result.stdout
 
 
+@pytest.mark.slow
 def test_help_names_the_contract_options():
     train = run("course.gpt", "train", "--help", timeout=60).stdout
     for option in ("--text", "--strategy", "--replicas", "--steps", "--global-batch", "--seed", "--out"):
@@ -48,6 +50,7 @@ def test_help_names_the_contract_options():
     ("short text\n".encode(), "at least 34 are needed"),
     (("one line.\n" * 12).encode(), "too short for a context of 16 characters"),  # 12-character validation part
 ])
+@pytest.mark.slow
 def test_bad_text_files_get_a_clear_error(tmp_path, content, message):
     path = tmp_path / "mine.txt"
     path.write_bytes(content)
@@ -57,6 +60,7 @@ def test_bad_text_files_get_a_clear_error(tmp_path, content, message):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_text_file_and_bad_options():
     result = run("course.gpt", "train", "--text", "no/such/file.txt", timeout=60)
     assert result.returncode == 2 and "text file not found" in result.stderr
@@ -142,6 +146,7 @@ FIT_TINY = ["--steps", "4", "--steps-per-epoch", "2", "--layers", "1", "--d-mode
             "--seq-len", "16", "--batch", "4", "--val-tokens", "256"]
 
 
+@pytest.mark.slow
 def test_bench_fit_times_chapter_five_to_its_validation_loss():
     result = run("course.bench", "fit", "--path", "fast", *FIT_TINY)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -50,6 +50,7 @@ def test_a_page_that_drifts_from_the_library_is_caught(tmp_path):
     assert not any("differs" in p for p in library.differences([path]))
 
 
+@pytest.mark.slow
 def test_the_check_command_passes_and_names_its_result():
     result = subprocess.run([sys.executable, "-m", "course.library", "check"], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
