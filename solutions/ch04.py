@@ -30,10 +30,7 @@ import math
 
 import numpy as np
 
-from tinyllm.validation import (  # importing `course` pins Keras to TensorFlow
-    as_array,
-    require_positive_int,
-)
+from tinyllm.validation import as_array, require_positive_int
 
 
 def causal_mask(n):
@@ -138,3 +135,68 @@ def multi_head_self_attention(x, wq, wk, wv, wo, num_heads, mask=None):
     heads, _ = scaled_dot_product_attention(q, k, v, mask)  # (b, h, t, dh)
     merged = heads.transpose(0, 2, 1, 3).reshape(b, t, d)
     return (merged @ weights["wo"]).astype(x.dtype)
+
+
+BLOCK_KEYS = ("ln1_gamma", "ln1_beta", "wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo",
+              "ln2_gamma", "ln2_beta", "w1", "b1", "w2", "b2")
+
+
+def _layer_norm(x, gamma, beta, epsilon=1e-5):
+    """(x − mean) / √(biased variance + ε) · γ + β over the last axis."""
+    mean = x.mean(axis=-1, keepdims=True)
+    variance = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(variance + epsilon) * gamma + beta
+
+
+def _gelu(x):
+    """The exact GELU, 0.5·x·(1 + erf(x/√2)) (Keras's default; not the tanh approximation)."""
+    return 0.5 * x * (1.0 + np.vectorize(math.erf, otypes=[np.float64])(x / math.sqrt(2.0)))
+
+
+def _block_weights(params, d):
+    """``params`` checked: every key of a block, each of the shape d and the MLP width imply, as float64."""
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
+    missing = [key for key in BLOCK_KEYS if key not in params]
+    if missing:
+        raise ValueError(f"params is missing {', '.join(missing)}")
+    weights = {key: as_array(params[key], key, dtype="float").astype(np.float64) for key in BLOCK_KEYS}
+    m = weights["w1"].shape[-1]
+    shapes = {"wq": (d, d), "wk": (d, d), "wv": (d, d), "wo": (d, d), "w1": (d, m), "w2": (m, d), "b1": (m,)}
+    for key, value in weights.items():
+        wanted = shapes.get(key, (d,))
+        if value.shape != wanted:
+            raise ValueError(f"params[{key!r}] must have shape {wanted} for x with d={d}, got {value.shape}")
+    return weights
+
+
+def transformer_block(x, params, num_heads, causal=False):
+    """One pre-layer-norm Transformer block in NumPy, x (b, t, d) → (b, t, d).
+
+        h   = x + MHA(LN₁(x))                     MHA with biases: q = LN₁(x)·wq + bq, …; heads are
+                                                  contiguous slices; softmax(QKᵀ/√dh), causal if asked
+        out = h + gelu(LN₂(h)·w1 + b1)·w2 + b2     exact (erf) GELU; LN over the last axis, ε = 1e-5
+    """
+    x = as_array(x, "x", ndim=3, dtype="float")
+    b, t, d = x.shape
+    num_heads = require_positive_int(num_heads, "num_heads")
+    if d % num_heads:
+        raise ValueError(f"num_heads={num_heads} must divide the model depth d={d}")
+    p = _block_weights(params, d)
+    dh = d // num_heads
+
+    def split_heads(y):  # (b, t, d) -> (b, h, t, dh)
+        return y.reshape(b, t, num_heads, dh).transpose(0, 2, 1, 3)
+
+    x64 = x.astype(np.float64)
+    h = _layer_norm(x64, p["ln1_gamma"], p["ln1_beta"])
+    q, k, v = (split_heads(h @ p["w" + n] + p["b" + n]) for n in "qkv")
+    scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(dh)  # (b, h, t, t)
+    if causal:
+        scores = np.where(np.tril(np.ones((t, t), bool)), scores, -np.inf)
+    scores = scores - scores.max(axis=-1, keepdims=True)
+    attention = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
+    merged = (attention @ v).transpose(0, 2, 1, 3).reshape(b, t, d)
+    h = x64 + merged @ p["wo"] + p["bo"]
+    mlp = _gelu(_layer_norm(h, p["ln2_gamma"], p["ln2_beta"]) @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
+    return (h + mlp).astype(x.dtype)

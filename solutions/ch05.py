@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from solutions.ch04 import _layer_norm, transformer_block
 from tinyllm.validation import as_array, require_positive_int
 
 
@@ -112,3 +113,34 @@ def perplexity(y_true, logits):
     log_softmax = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
     log_p = np.take_along_axis(log_softmax, y_true[..., None], axis=-1)
     return float(np.exp(-log_p.mean()))  # float64: e^L stays finite for L up to ~709 nats
+
+
+def gpt_forward(token_ids, params, num_heads):
+    """The whole mini GPT in NumPy: token_ids (b, t) ints → logits (b, t, v).
+
+        x = E[ids] + P[:t]                       token + position embeddings (t ≤ T)
+        x = Block_l(x), l = 1 … L                ch04.transformer_block, causal
+        logits = LN_final(x) · Eᵀ                final layer norm (ε 1e-5), tied output matrix
+
+    ``params``: ``token_embedding`` (v, d), ``position_embedding`` (T, d), ``blocks`` (a list of
+    block dicts), ``final_gamma``, ``final_beta`` (d,).
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict, got {type(params).__name__}")
+    missing = [k for k in ("token_embedding", "position_embedding", "blocks", "final_gamma", "final_beta")
+               if k not in params]
+    if missing:
+        raise ValueError(f"params is missing {', '.join(missing)}")
+    embedding = as_array(params["token_embedding"], "token_embedding", ndim=2, dtype="float").astype(np.float64)
+    positions = as_array(params["position_embedding"], "position_embedding", ndim=2, dtype="float")
+    ids = as_array(token_ids, "token_ids", ndim=2, dtype="int")
+    v, d = embedding.shape
+    if ids.size and (ids.min() < 0 or ids.max() >= v):
+        raise ValueError(f"token_ids must lie in [0, {v - 1}], got [{ids.min()}, {ids.max()}]")
+    if ids.shape[1] > positions.shape[0]:
+        raise ValueError(f"token_ids has {ids.shape[1]} positions; the model's context is {positions.shape[0]}")
+    x = embedding[ids] + positions[: ids.shape[1]].astype(np.float64)
+    for block in params["blocks"]:
+        x = transformer_block(x, block, num_heads, causal=True)
+    x = _layer_norm(x, np.asarray(params["final_gamma"], np.float64), np.asarray(params["final_beta"], np.float64))
+    return (x @ embedding.T).astype(np.float32)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import keras
 from keras import ops
 
-from tinyllm.transformer import TransformerBlock
+from tinyllm.transformer import TransformerBlock, block_params
 from tinyllm.validation import require_positive_int
 
 
@@ -94,6 +94,15 @@ def build_gpt(config: GPTConfig) -> GPT:
     model = GPT(**config.to_dict())
     model.build((None, config.sequence_length))
     return model
+
+
+def gpt_params(model: GPT) -> dict:
+    """A built :class:`GPT`'s weights as NumPy arrays, by the names of ``ch05.gpt_forward``."""
+    numpy = lambda variable: ops.convert_to_numpy(variable).astype("float32")  # noqa: E731
+    return {"token_embedding": numpy(model.token_embedding.embeddings),
+            "position_embedding": numpy(model.position_embedding),
+            "blocks": [block_params(block) for block in model.blocks],
+            "final_gamma": numpy(model.final_norm.gamma), "final_beta": numpy(model.final_norm.beta)}
 
 
 def parameter_count(config: GPTConfig) -> dict:

@@ -120,6 +120,26 @@ class TransformerDecoderBlock(keras.layers.Layer):
         return (y, weights) if return_attention else y
 
 
+def block_params(block) -> dict:
+    """A built :class:`TransformerBlock`'s weights as NumPy arrays, by the names of ``ch04.transformer_block``.
+
+    The fused kernel W_qkv (d, 3d) splits into wq, wk, wv (d, d): its first d columns make Q,
+    the next d K, the last d V, and inside each the heads are contiguous slices of dh columns.
+    """
+    d = block.d_model
+    numpy = lambda variable: ops.convert_to_numpy(variable).astype(np.float32)  # noqa: E731
+    qkv_kernel, qkv_bias = numpy(block.attention.qkv.kernel), numpy(block.attention.qkv.bias)
+    params = {"ln1_gamma": numpy(block.ln1.gamma), "ln1_beta": numpy(block.ln1.beta),
+              "ln2_gamma": numpy(block.ln2.gamma), "ln2_beta": numpy(block.ln2.beta),
+              "wo": numpy(block.attention.out.kernel), "bo": numpy(block.attention.out.bias),
+              "w1": numpy(block.mlp_hidden.kernel), "b1": numpy(block.mlp_hidden.bias),
+              "w2": numpy(block.mlp_out.kernel), "b2": numpy(block.mlp_out.bias)}
+    for i, name in enumerate("qkv"):
+        params["w" + name] = qkv_kernel[:, i * d:(i + 1) * d]
+        params["b" + name] = qkv_bias[i * d:(i + 1) * d]
+    return params
+
+
 _ATTENTION_PROBES = weakref.WeakKeyDictionary()  # model → the same graph read at its attention weights
 
 
