@@ -83,3 +83,75 @@ def multi_head_self_attention_cases():
         Case("two heads with a (b, t, t) padding mask", (x, *w, 2, padding),
              hint="a (b, t, t) mask needs a head axis to broadcast against scores (b, h, t, t): mask[:, None]"),
     ]
+
+
+def _tokens(seed, b, t, d, std):
+    """x (b, t, d) float32 whose every token has spread exactly ``std`` about a random mean of its own."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(b, t, d))
+    x = (x - x.mean(-1, keepdims=True)) / x.std(-1, keepdims=True)
+    return (x * std + rng.normal(size=(b, t, 1)) * std).astype(np.float32)
+
+
+def _block_params(seed, d, m, plain=False, mlp_scale=0.15, mlp_shift=0.0, w2_scale=2.0):
+    """Weights of one Transformer block, by the names of ch04.transformer_block, float32.
+
+    ``plain``: layer norms γ = 1, β = 0 and every bias zero; otherwise γ, β and the biases are far
+    from 1, 0, 0, so that forgetting any of them shows. The MLP's pre-activations z = LN₂(h)·w1 + b1
+    are about ``mlp_shift`` ± ``mlp_scale``: near 0 ± 0.15 the exact and the tanh GELU agree to 1e-6;
+    near −3 they differ by 4e-4 while gelu(z) itself is only about −0.004.
+    """
+    rng = np.random.default_rng(seed)
+    normal = lambda *shape, scale=1.0: (rng.normal(size=shape) * scale).astype(np.float32)  # noqa: E731
+    params = {}
+    for name in ("ln1", "ln2"):
+        params[name + "_gamma"] = np.ones(d, np.float32) if plain else 1.0 + normal(d, scale=0.4)
+        params[name + "_beta"] = np.zeros(d, np.float32) if plain else normal(d, scale=0.4)
+    for name in "qkvo":
+        params["w" + name] = normal(d, d, scale=1.0 / np.sqrt(d))
+        params["b" + name] = np.zeros(d, np.float32) if plain else normal(d, scale=0.5)
+    params["w1"] = normal(d, m, scale=mlp_scale / np.sqrt(d))
+    params["b1"] = np.zeros(m, np.float32) if plain else (mlp_shift + normal(m, scale=mlp_scale / 2)).astype(np.float32)
+    params["w2"] = normal(m, d, scale=w2_scale / np.sqrt(m))
+    params["b2"] = np.zeros(d, np.float32) if plain else normal(d, scale=0.5)
+    return params
+
+
+# The tolerances sit between a correct answer and the two near misses. Measured as the largest
+# |got − expected| / (atol + rtol·|expected|) over a case (1 = the edge): a float32 answer 0.003–0.007
+# (NumPy or Keras ops), the tanh GELU ≤ 0.07 before "the exact GELU" and 38 there, ε = 1e-3 ≤ 0.2 before
+# "ε = 1e-5" and 1.5e3 there. Tokens spread ±8 keep ε out of the first five cases.
+@exercise("ch04.transformer_block", "transformer_block(x, params, num_heads, causal=False)",
+          "pre-layer-norm block: h = x + MHA(LN₁(x)), out = h + gelu(LN₂(h)·w1 + b1)·w2 + b2; LN ε = 1e-5, "
+          "exact GELU", rtol=1e-4, atol=1e-4)
+def transformer_block_cases():
+    d = 8
+    return [
+        Case("one head, bidirectional (causal=False), plain layer norms and no biases",
+             (_tokens(20, 2, 4, d, 8.0), _block_params(21, d, 16, plain=True), 1),
+             hint="pre-norm: h = x + MHA(LN₁(x)), then out = h + MLP(LN₂(h)) with MLP(z) = gelu(z·w1 + b1)·w2 + b2. "
+                  "Normalise *before* each sub-layer (post-norm, LN(x + MHA(x)), is the 2017 arrangement), and add "
+                  "each sub-layer's output to its un-normalised input (both residuals: x + …, then h + …). "
+                  "Layer norm: mean and biased variance (np.var, ddof=0) over the last axis. causal=False: no mask"),
+        Case("one head with biases and layer-norm scales γ, β",
+             (_tokens(22, 2, 4, d, 8.0), _block_params(23, d, 16), 1),
+             hint="add every bias: q = LN₁(x)·wq + bq (likewise k, v), then ·wo + bo; the MLP adds b1 and b2. "
+                  "LN(y) = (y − mean)/√(var + ε)·γ + β, and LN₁, LN₂ each have their own γ, β (ln1_*, ln2_*)"),
+        Case("two heads: d_head = d / h = 4",
+             (_tokens(24, 2, 5, d, 8.0), _block_params(25, d, 32), 2),
+             hint="split q, k, v (biases added) into h contiguous slices of d_head = d/h columns, as in "
+                  "multi_head_self_attention; scale the scores by √d_head = √(d/h), not √d; merge the heads back to "
+                  "(b, t, d) before ·wo"),
+        Case("four heads, causal=True", (_tokens(26, 2, 5, d, 8.0), _block_params(27, d, 32), 4), {"causal": True},
+             hint="causal=True: before the softmax, set the scores of keys j > i (the future) to -inf in every "
+                  "head; np.tril(np.ones((t, t), bool)) is True where query i may attend to key j"),
+        Case("MLP pre-activations near −3: the exact GELU",
+             (_tokens(28, 2, 3, d, 8.0), _block_params(29, d, 32, mlp_scale=0.7, mlp_shift=-3.0, w2_scale=30.0), 2),
+             hint="gelu(z) = 0.5·z·(1 + erf(z/√2)), the exact GELU (Keras's default), not the tanh approximation "
+                  "0.5·z·(1 + tanh(√(2/π)(z + 0.044715z³))): near z = −3 it is off by 4e-4 while gelu(z) is only "
+                  "−0.004. math.erf takes one number: np.vectorize(math.erf) applies it elementwise"),
+        Case("small activations (std 0.05): ε = 1e-5",
+             (_tokens(30, 2, 4, d, 0.05), _block_params(31, d, 32), 2, True),
+             hint="layer norm's ε is 1e-5 (GPT-2's, and the chapter's block), not Keras's default 1e-3; it goes "
+                  "inside the square root, √(var + ε): with a variance near 1e-3 the two differ a lot"),
+    ]

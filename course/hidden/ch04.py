@@ -52,3 +52,36 @@ def _mha(rng):
         Case("six heads with a random mask", (x, *w, 6, _random_mask(rng, b, t, t))),
         Case("twelve heads of depth 1", (x, *w, 12, np.tril(np.ones((t, t), bool)))),
     ]
+
+
+def _block_params(rng, d, m, dtype=np.float32):
+    """Random weights of one block (the names of ch04.transformer_block), every one of them non-trivial."""
+    def normal(*shape, scale):
+        return (rng.normal(size=shape) * scale).astype(dtype)
+
+    params = {}
+    for name in ("ln1", "ln2"):
+        params[name + "_gamma"] = (1 + normal(d, scale=0.3)).astype(dtype)
+        params[name + "_beta"] = normal(d, scale=0.3)
+    for name in "qkvo":
+        params["w" + name], params["b" + name] = normal(d, d, scale=1 / np.sqrt(d)), normal(d, scale=0.3)
+    params["w1"], params["b1"] = normal(d, m, scale=1.5 / np.sqrt(d)), normal(m, scale=0.5)
+    params["w2"], params["b2"] = normal(m, d, scale=1 / np.sqrt(m)), normal(d, scale=0.3)
+    return params
+
+
+@hidden("ch04.transformer_block")
+def _transformer_block(rng):
+    b, t, d = int(rng.integers(2, 4)), int(rng.integers(3, 8)), 12
+    return [
+        Case("three heads, bidirectional", (_f32(rng, b, t, d, scale=2), _block_params(rng, d, 4 * d), 3)),
+        Case("six heads, causal", (_f32(rng, b, t, d, scale=2), _block_params(rng, d, 4 * d), 6), {"causal": True}),
+        Case("twelve heads of depth 1, causal", (_f32(rng, b, t, d), _block_params(rng, d, 4 * d), 12, True)),
+        Case("one token, causal", (_f32(rng, b, 1, d), _block_params(rng, d, 4 * d), 4, True)),
+        Case("one token, bidirectional", (_f32(rng, 1, 1, d), _block_params(rng, d, 4 * d), 2)),
+        Case("an MLP width that is not 4d", (_f32(rng, b, t, d), _block_params(rng, d, 7), 2, True)),
+        Case("float64 inputs and weights",
+             (rng.normal(size=(b, t, d)) * 3, _block_params(rng, d, 4 * d, np.float64), 4, True)),
+        Case("small activations", (_f32(rng, b, t, d, scale=0.03), _block_params(rng, d, 4 * d), 3)),
+        Case("one sequence, d = 4, one head", (_f32(rng, 1, t, 4), _block_params(rng, 4, 16), 1, True)),
+    ]
