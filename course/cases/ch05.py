@@ -92,3 +92,62 @@ def perplexity_cases():
                                                             np.eye(3, dtype=np.float32)[[[2, 0, 1, 1]]] * 3),
              hint="y_true[:, j] is the target of logits[:, j]; do not shift them again"),
     ]
+
+
+def _gpt_params(seed, v=11, T=8, d=8, layers=1, init=False):
+    """Weights of a mini GPT, by the names of ch05.gpt_forward, float32; the MLP is 4d wide, like the chapter's.
+
+    Every token embedding spreads ±2 and every position embedding ±12 about a mean of its own:
+    activations that large make layer norm's ε hardly matter; layer-norm γ, β and biases are far from
+    1, 0, 0. ``init``: GPT-2's initial scales instead (weights N(0, 0.02²), biases 0, γ = 1, β = 0),
+    where the activations are so small that ε = 1e-5 and 1e-3 differ a lot.
+    """
+    rng = np.random.default_rng(seed)
+
+    def normal(*shape, scale):
+        return (rng.normal(size=shape) * scale).astype(np.float32)
+
+    def rows(count, spread):  # each row with spread exactly `spread` about a random mean of its own
+        x = rng.normal(size=(count, d))
+        x = (x - x.mean(-1, keepdims=True)) / x.std(-1, keepdims=True) + rng.normal(size=(count, 1))
+        return (x * spread).astype(np.float32)
+
+    def near(value, *shape, scale):  # value + noise, or value itself at initialisation
+        return np.full(shape, value, np.float32) if init else (value + normal(*shape, scale=scale)).astype(np.float32)
+
+    weight = lambda rows, cols: normal(rows, cols, scale=0.02 if init else 1.0 / np.sqrt(rows))  # noqa: E731
+    blocks = []
+    for _ in range(layers):
+        block = {"ln1_gamma": near(1.0, d, scale=0.4), "ln1_beta": near(0.0, d, scale=0.4),
+                 "ln2_gamma": near(1.0, d, scale=0.4), "ln2_beta": near(0.0, d, scale=0.4)}
+        for name in "qkvo":
+            block["w" + name], block["b" + name] = weight(d, d), near(0.0, d, scale=0.5)
+        block["w1"], block["b1"] = weight(d, 4 * d), near(0.0, 4 * d, scale=0.5)
+        block["w2"], block["b2"] = weight(4 * d, d), near(0.0, d, scale=0.5)
+        blocks.append(block)
+    return {"token_embedding": normal(v, d, scale=0.02) if init else rows(v, 2.0),
+            "position_embedding": normal(T, d, scale=0.02) if init else rows(T, 12.0),
+            "blocks": blocks, "final_gamma": near(1.0, d, scale=0.4), "final_beta": near(0.0, d, scale=0.4)}
+
+
+@exercise("ch05.gpt_forward", "gpt_forward(token_ids, params, num_heads)",
+          "token_ids (b, t) → logits (b, t, v): x = E[ids] + P[:t], causal blocks, final layer norm, logits = x·Eᵀ",
+          rtol=1e-4, atol=1e-4)
+def gpt_forward_cases():
+    ids = np.array([[3, 10, 0, 7, 9], [8, 1, 1, 4, 2]])  # v = 11 and T = 8: some ids are ≥ T
+    return [
+        Case("one block, one token per sequence (t = 1)", (ids[:, :1], _gpt_params(40), 2),
+             hint="x = E[token_ids] + P[:t] (token plus position embedding, no √d scaling; positions count "
+                  "0 … t−1 whatever the tokens are), then the blocks, then the final layer norm (final_gamma, "
+                  "final_beta), then logits = x·Eᵀ — E transposed to (d, v), not reshaped — for every position: "
+                  "shape (b, t, v), raw logits, no softmax"),
+        Case("one block, five tokens: the blocks are causal", (ids, _gpt_params(41), 2),
+             hint="a language model must not see the tokens it predicts: call every block with causal=True "
+                  "(transformer_block's default is causal=False); P[:t] takes the first t of the T rows"),
+        Case("two blocks, four heads, t = T = 8", (np.array([[5, 9, 2, 2, 10, 0, 6, 3]]), _gpt_params(42, layers=2), 4),
+             hint="apply the blocks in order, each to the output of the one before (x = block(x)), with "
+                  "num_heads for every block"),
+        Case("a fresh model's scales (weights 0.02): ε = 1e-5", (ids, _gpt_params(43, layers=2, init=True), 2),
+             hint="every layer norm, the final one included, uses ε = 1e-5 (not Keras's default 1e-3): at "
+                  "initialisation the activations' variance is about 1e-3, so ε matters"),
+    ]
