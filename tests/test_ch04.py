@@ -10,9 +10,10 @@ from keras import ops
 
 from course.data import load_translation_data
 from tinyllm import seq2seq, transformer
-from solutions.ch04 import causal_mask, multi_head_self_attention, scaled_dot_product_attention, sinusoidal_positional_encoding
+from solutions.ch04 import (BLOCK_KEYS, causal_mask, multi_head_self_attention, scaled_dot_product_attention,
+                            sinusoidal_positional_encoding, transformer_block)
 from tinyllm.attention import copy_keras_mha_weights, MultiHeadSelfAttention
-from tinyllm.transformer import TransformerBlock
+from tinyllm.transformer import TransformerBlock, block_params
 
 ATOL = 1e-5  # float32 matmuls in a different order: measured max |Δ| ≈ 3e-7 on these sizes
 
@@ -160,6 +161,56 @@ def test_huge_logits_stay_finite():
     assert np.isfinite(ops.convert_to_numpy(layer(np.full((1, 3, 4), 1e3, np.float32), causal=True))).all()
 
 
+def _perturbed_block(causal, seed=4):
+    """A built TransformerBlock(16, 4) whose every weight is moved off Keras's start (γ = 1, β = 0, biases 0)."""
+    keras.utils.set_random_seed(seed)
+    block = TransformerBlock(16, 4, causal=causal)
+    block.build((None, None, 16))
+    block.set_weights([w + _normal(40 + i, *w.shape, scale=0.3) for i, w in enumerate(block.get_weights())])
+    return block
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_reference_block_equals_the_keras_block(causal):
+    """ch04.transformer_block on block_params(block) is the TransformerBlock, LN γ, β and every bias non-trivial.
+
+    Measured max |Δ| = 2.4e-6 (causal) to 2.9e-6 (bidirectional, oneDNN on) on outputs up to 14 in size:
+    float32 Keras against the float64 reference, a few float32 ulps. Band 1e-5; the tanh GELU would be
+    1.6e-3 off here, ε = 1e-3 2.1e-3.
+    """
+    block = _perturbed_block(causal)
+    params = block_params(block)
+    assert sorted(params) == sorted(BLOCK_KEYS)
+    assert min(np.abs(params[k]).max() for k in ("ln1_beta", "ln2_beta", "bq", "bk", "bv", "bo", "b1", "b2")) > 0.3
+    assert min(np.abs(params[k] - 1).max() for k in ("ln1_gamma", "ln2_gamma")) > 0.3
+    x = _normal(30, 3, 7, 16, scale=2.0)
+    expected = ops.convert_to_numpy(block(x))
+    got = transformer_block(x, params, 4, causal=causal)
+    assert got.shape == x.shape and got.dtype == np.float32
+    assert np.abs(got - expected).max() < 1e-5
+    other = transformer_block(x, params, 4, causal=not causal)  # the flag matters on these weights
+    assert np.abs(other - expected).max() > 1e-2
+
+
+def test_reference_block_is_causal_and_keeps_float64():
+    block = _perturbed_block(True)
+    params = {k: v.astype(np.float64) for k, v in block_params(block).items()}
+    x = np.random.default_rng(5).normal(size=(1, 6, 16))
+    changed = x.copy()
+    changed[:, 4] += 1.0
+    before, after = transformer_block(x, params, 4, causal=True), transformer_block(changed, params, 4, causal=True)
+    assert before.dtype == np.float64
+    np.testing.assert_array_equal(before[:, :4], after[:, :4])  # the past does not see token 4
+    assert np.abs(after[:, 4:] - before[:, 4:]).max() > 1e-2
+    np.testing.assert_allclose(transformer_block(x[:, :1], params, 4), before[:, :1], atol=1e-12)  # t = 1
+
+
+def _block_dict(d=8, m=32):
+    rng = np.random.default_rng(0)
+    shapes = {"wq": (d, d), "wk": (d, d), "wv": (d, d), "wo": (d, d), "w1": (d, m), "b1": (m,), "w2": (m, d)}
+    return {key: rng.normal(size=shapes.get(key, (d,))).astype(np.float32) for key in BLOCK_KEYS}
+
+
 @pytest.mark.parametrize("call,message", [
     (lambda: causal_mask(0), "n must be a positive integer"),
     (lambda: causal_mask(2.5), "n must be a positive integer"),
@@ -172,6 +223,16 @@ def test_huge_logits_stay_finite():
     (lambda: MultiHeadSelfAttention(8, 2)(np.zeros((1, 3, 6), np.float32)), "d_model=8"),
     (lambda: TransformerBlock(8, 2)(np.zeros((1, 3, 6), np.float32)), "d_model=8"),
     (lambda: TransformerBlock(0, 2), "d_model must be a positive integer"),
+    (lambda: transformer_block(np.zeros((1, 3, 8)), {k: v for k, v in _block_dict().items() if k != "bq"}, 2),
+     "params is missing bq"),
+    (lambda: transformer_block(np.zeros((1, 3, 8)), {**_block_dict(), "w2": np.zeros((8, 8))}, 2),
+     r"params\['w2'\] must have shape \(32, 8\) for x with d=8, got \(8, 8\)"),
+    (lambda: transformer_block(np.zeros((1, 3, 8)), {**_block_dict(), "ln2_gamma": np.ones(6)}, 2),
+     r"params\['ln2_gamma'\] must have shape \(8,\)"),
+    (lambda: transformer_block(np.zeros((1, 3, 6)), _block_dict(), 2), r"params\['ln1_gamma'\] must have shape \(6,\) for x with d=6, got \(8,\)"),
+    (lambda: transformer_block(np.zeros((1, 3, 8)), _block_dict(), 3), "num_heads=3 must divide the model depth d=8"),
+    (lambda: transformer_block(np.zeros((3, 8)), _block_dict(), 2), "x must have 3 dimension"),
+    (lambda: transformer_block(np.zeros((1, 3, 8)), list(_block_dict().values()), 2), "params must be a dict"),
 ])
 def test_bad_input_gives_a_clear_error(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
