@@ -179,6 +179,8 @@ def transformer_block(x, params, num_heads, causal=False):
     """
     x = as_array(x, "x", ndim=3, dtype="float")
     b, t, d = x.shape
+    if t == 0:
+        raise ValueError(f"x must hold at least one position, got shape {x.shape}")
     num_heads = require_positive_int(num_heads, "num_heads")
     if d % num_heads:
         raise ValueError(f"num_heads={num_heads} must divide the model depth d={d}")

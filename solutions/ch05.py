@@ -137,8 +137,17 @@ def gpt_forward(token_ids, params, num_heads):
     v, d = embedding.shape
     if ids.size and (ids.min() < 0 or ids.max() >= v):
         raise ValueError(f"token_ids must lie in [0, {v - 1}], got [{ids.min()}, {ids.max()}]")
+    if ids.shape[1] == 0:
+        raise ValueError("token_ids must hold at least one position, got shape " + str(ids.shape))
     if ids.shape[1] > positions.shape[0]:
         raise ValueError(f"token_ids has {ids.shape[1]} positions; the model's context is {positions.shape[0]}")
+    if positions.shape[1] != d:
+        raise ValueError(f"position_embedding must have depth d={d} like token_embedding, got {positions.shape}")
+    for key in ("final_gamma", "final_beta"):
+        if np.shape(params[key]) != (d,):
+            raise ValueError(f"params[{key!r}] must have shape ({d},), got {np.shape(params[key])}")
+    if not isinstance(params["blocks"], (list, tuple)):
+        raise TypeError(f"params['blocks'] must be a list of block dicts, got {type(params['blocks']).__name__}")
     x = embedding[ids] + positions[: ids.shape[1]].astype(np.float64)
     for block in params["blocks"]:
         x = transformer_block(x, block, num_heads, causal=True)
