@@ -88,3 +88,63 @@ def pca_reconstruction(x_train, x, k):
     _, _, vt = np.linalg.svd(x_train - mean, full_matrices=False)
     components = vt[:k]  # (k, D)
     return ((x - mean) @ components.T @ components + mean).astype(np.float32)
+
+
+ACTIVATIONS = ("relu", "sigmoid", "linear")
+
+
+def _sigmoid(a):
+    """σ(a) = 1/(1 + e^(−a)) without overflow: e^(−|a|) ≤ 1, so neither branch ever computes e^(1e4)."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _dense_stack(h, layers, name):
+    """Apply the dict layers of ``name`` (a list) in order to h (n, width), each y = activation(h·kernel + bias).
+
+    Returns the output (float64) and the dtypes of the weights met."""
+    if not isinstance(layers, (list, tuple)) or not layers:
+        raise ValueError(f"{name} must be a non-empty list of layer dicts, got {type(layers).__name__}")
+    dtypes = []
+    for i, layer in enumerate(layers):
+        where = f"{name}[{i}]"
+        if not isinstance(layer, dict):
+            raise TypeError(f"{where} must be a dict with kernel, bias and activation, got {type(layer).__name__}")
+        missing = [key for key in ("kernel", "bias", "activation") if key not in layer]
+        if missing:
+            raise ValueError(f"{where} is missing {', '.join(missing)}")
+        kernel = as_array(layer["kernel"], f"{where}['kernel']", ndim=2, dtype="float")
+        bias = as_array(layer["bias"], f"{where}['bias']", ndim=1, dtype="float")
+        if kernel.shape[0] != h.shape[1]:
+            raise ValueError(f"{where}['kernel'] has shape {kernel.shape} but its input has {h.shape[1]} features: "
+                             f"a layer's kernel is (in, out), with in = the previous layer's out")
+        if bias.shape != (kernel.shape[1],):
+            raise ValueError(f"{where}['bias'] must have shape ({kernel.shape[1]},) to match its kernel "
+                             f"{kernel.shape}, got {bias.shape}")
+        activation = layer["activation"]
+        if not isinstance(activation, str) or activation not in ACTIVATIONS:
+            raise ValueError(f"{where}['activation'] must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+        a = h @ kernel.astype(np.float64) + bias.astype(np.float64)
+        h = np.maximum(a, 0.0) if activation == "relu" else _sigmoid(a) if activation == "sigmoid" else a
+        dtypes += [kernel.dtype, bias.dtype]
+    return h, dtypes
+
+
+def autoencoder_forward(x, encoder_layers, decoder_layers):
+    """An autoencoder's encode–decode in NumPy: x (n, D) → (z (n, k), x̂ (n, D_out)).
+
+    Each layer is a dict {"kernel": (in, out), "bias": (out,), "activation": "relu" | "sigmoid" | "linear"}
+    (Keras's Dense layout) and computes y = activation(h·kernel + bias); the layers run in order:
+
+        z = encoder_L(… encoder_1(x)),   x̂ = decoder_M(… decoder_1(z))
+
+    σ(a) is computed without overflow for |a| up to 1e4. Computed in float64; returned float32
+    unless x or a weight is float64.
+    """
+    x = as_array(x, "x", ndim=2, dtype="float")
+    if x.shape[0] == 0:
+        raise ValueError(f"x must hold at least one sample, got shape {x.shape}")
+    z, encoder_dtypes = _dense_stack(x.astype(np.float64), encoder_layers, "encoder_layers")
+    x_hat, decoder_dtypes = _dense_stack(z, decoder_layers, "decoder_layers")
+    dtype = np.result_type(x.dtype, *encoder_dtypes, *decoder_dtypes)
+    return z.astype(dtype), x_hat.astype(dtype)

@@ -118,6 +118,22 @@ def make_autoencoder(
     return model
 
 
+def autoencoder_layers(model) -> tuple:
+    """A :func:`make_autoencoder` model's Dense layers as ``(encoder_layers, decoder_layers)`` for NumPy.
+
+    Each layer becomes {"kernel": (in, out), "bias": (out,), "activation": name}, float32 arrays,
+    with the activation's name ("relu", "sigmoid", or "linear" where the layer has none);
+    applied in order, y = activation(h·kernel + bias), they give z = encoder(x) and x̂ = decoder(z).
+    """
+    def layers(stack):
+        return [{"kernel": keras.ops.convert_to_numpy(layer.kernel).astype(np.float32),
+                 "bias": keras.ops.convert_to_numpy(layer.bias).astype(np.float32),
+                 "activation": layer.activation.__name__}
+                for layer in stack.layers if isinstance(layer, keras.layers.Dense)]
+
+    return layers(model.encoder), layers(model.decoder)
+
+
 def train_autoencoder(model, x_train, epochs: int = 300, batch_size: int = 256, seed: int = 0) -> list:
     """Fit ``model`` to reproduce ``x_train`` (input = target = the clean images); returns the loss per epoch.
 
