@@ -8,8 +8,10 @@ One LSTM step (Keras's weight layout, gate order i, f, c, o; u units, input size
     h' = o ⊙ tanh(c')
 
 The exercises: one LSTM step (above), the decoder inputs of teacher forcing
-(``shift_right``: <start> then the targets but the last) and the masked mean
-cross-entropy over the unpadded targets. The model they belong to is in
+(``shift_right``: <start> then the targets but the last), the masked mean
+cross-entropy over the unpadded targets, and one step of the whole decoder
+(``decoder_step``: embed the previous token, one LSTM step, the logits), the
+step greedy decoding repeats. The model they belong to is in
 :mod:`tinyllm.seq2seq`, on chapter 2's page.
 """
 
@@ -18,6 +20,27 @@ from __future__ import annotations
 import numpy as np
 
 from tinyllm.validation import as_array
+
+
+def _lstm_step64(x, h, c, kernel, recurrent_kernel, bias):
+    """:func:`lstm_cell_step` on float64 arrays, its shapes checked; (h_new, c_new) in float64."""
+    units = h.shape[1]
+    if kernel.shape != (x.shape[1], 4 * units):
+        raise ValueError(f"kernel must have shape ({x.shape[1]}, {4 * units}) for x {x.shape} and h {h.shape}, "
+                         f"got {kernel.shape}")
+    if recurrent_kernel.shape != (units, 4 * units):
+        raise ValueError(f"recurrent_kernel must have shape ({units}, {4 * units}), got {recurrent_kernel.shape}")
+    if bias.shape != (4 * units,):
+        raise ValueError(f"bias must have shape ({4 * units},), got {bias.shape}")
+    if c.shape != h.shape or x.shape[0] != h.shape[0]:
+        raise ValueError(f"x, h and c must share the batch size and h, c the shape; got {x.shape}, {h.shape}, {c.shape}")
+
+    sigmoid = lambda v: 0.5 * (1.0 + np.tanh(0.5 * v))  # noqa: E731 - stable for any v
+    z = x @ kernel + h @ recurrent_kernel + bias
+    i, f, g, o = np.split(z, 4, axis=1)
+    c_new = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+    h_new = sigmoid(o) * np.tanh(c_new)
+    return h_new, c_new
 
 
 def lstm_cell_step(x, h, c, kernel, recurrent_kernel, bias):
@@ -36,22 +59,7 @@ def lstm_cell_step(x, h, c, kernel, recurrent_kernel, bias):
     kernel = as_array(kernel, "kernel", ndim=2, dtype="float").astype(np.float64)
     recurrent_kernel = as_array(recurrent_kernel, "recurrent_kernel", ndim=2, dtype="float").astype(np.float64)
     bias = as_array(bias, "bias", ndim=1, dtype="float").astype(np.float64)
-    units = h.shape[1]
-    if kernel.shape != (x.shape[1], 4 * units):
-        raise ValueError(f"kernel must have shape ({x.shape[1]}, {4 * units}) for x {x.shape} and h {h.shape}, "
-                         f"got {kernel.shape}")
-    if recurrent_kernel.shape != (units, 4 * units):
-        raise ValueError(f"recurrent_kernel must have shape ({units}, {4 * units}), got {recurrent_kernel.shape}")
-    if bias.shape != (4 * units,):
-        raise ValueError(f"bias must have shape ({4 * units},), got {bias.shape}")
-    if c.shape != h.shape or x.shape[0] != h.shape[0]:
-        raise ValueError(f"x, h and c must share the batch size and h, c the shape; got {x.shape}, {h.shape}, {c.shape}")
-
-    sigmoid = lambda v: 0.5 * (1.0 + np.tanh(0.5 * v))  # noqa: E731 - stable for any v
-    z = x @ kernel + h @ recurrent_kernel + bias
-    i, f, g, o = np.split(z, 4, axis=1)
-    c_new = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
-    h_new = sigmoid(o) * np.tanh(c_new)
+    h_new, c_new = _lstm_step64(x, h, c, kernel, recurrent_kernel, bias)
     return h_new.astype(np.float32), c_new.astype(np.float32)
 
 
@@ -91,3 +99,51 @@ def masked_sequence_cross_entropy(y_true, logits, mask):
     picked = np.take_along_axis(log_probs, y_true[..., None], axis=-1)[..., 0]
     count = mask.sum()
     return np.float32(-(picked * mask).sum() / count) if count > 0 else np.float32(0.0)
+
+
+DECODER_KEYS = ("embedding", "kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias")
+
+
+def decoder_step(token_ids, h, c, params):
+    """One step of chapter 2's LSTM decoder; returns ``(logits (b, V), h_new (b, u), c_new (b, u))``.
+
+    token_ids (b,) ints (the previous target token), h, c (b, u); ``params`` a dict of
+    ``embedding`` (V, e), ``kernel`` (e, 4u), ``recurrent_kernel`` (u, 4u), ``bias`` (4u,)
+    (Keras's LSTM layout, gates i, f, c, o as in :func:`lstm_cell_step`), ``dense_kernel`` (u, V)
+    and ``dense_bias`` (V,)::
+
+        x              = embedding[token_ids]                      (b, e)
+        (h_new, c_new) = lstm_cell_step(x, h, c, kernel, recurrent_kernel, bias)
+        logits         = h_new·dense_kernel + dense_bias           (b, V), no softmax
+
+    Greedy decoding feeds argmax(logits) back in as the next ``token_ids``, with (h_new, c_new).
+    The outputs are float64 when h or c is, float32 otherwise.
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
+    missing = [key for key in DECODER_KEYS if key not in params]
+    if missing:
+        raise ValueError(f"params is missing {', '.join(missing)}")
+    p = {key: as_array(params[key], key, ndim=1 if "bias" in key else 2, dtype="float").astype(np.float64)
+         for key in DECODER_KEYS}
+    ids = as_array(token_ids, "token_ids", ndim=1, dtype="int")
+    h = as_array(h, "h", ndim=2, dtype="float")
+    c = as_array(c, "c", ndim=2, dtype="float")
+    (vocabulary, _), units = p["embedding"].shape, h.shape[1]
+    if ids.size and (ids.min() < 0 or ids.max() >= vocabulary):
+        raise ValueError(f"token_ids must lie in [0, {vocabulary - 1}] (the embedding's rows), "
+                         f"got [{ids.min()}, {ids.max()}]")
+    if h.shape != c.shape or h.shape[0] != ids.shape[0]:
+        raise ValueError(f"token_ids (b,), h and c (b, u) must share b and h, c the shape; got {ids.shape}, "
+                         f"{h.shape}, {c.shape}")
+    if p["dense_kernel"].shape != (units, vocabulary) or p["dense_bias"].shape != (vocabulary,):
+        raise ValueError(f"dense_kernel must have shape ({units}, {vocabulary}) and dense_bias ({vocabulary},) for "
+                         f"u={units}, V={vocabulary}; got {p['dense_kernel'].shape}, {p['dense_bias'].shape}")
+    if p["kernel"].shape != (p["embedding"].shape[1], 4 * units):
+        raise ValueError(f"kernel must have shape ({p['embedding'].shape[1]}, {4 * units}) for embedding "
+                         f"{p['embedding'].shape} and h {h.shape}, got {p['kernel'].shape}")
+    dtype = np.result_type(h.dtype, c.dtype, np.float32)
+    h_new, c_new = _lstm_step64(p["embedding"][ids], h.astype(np.float64), c.astype(np.float64),
+                                p["kernel"], p["recurrent_kernel"], p["bias"])
+    logits = h_new @ p["dense_kernel"] + p["dense_bias"]
+    return logits.astype(dtype), h_new.astype(dtype), c_new.astype(dtype)

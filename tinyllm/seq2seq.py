@@ -111,6 +111,17 @@ def inference_models(model):
     return encoder, decoder_step
 
 
+def decoder_params(model) -> dict:
+    """The decoder's weights of a :func:`build_seq2seq` model as float32 NumPy arrays, by the names of
+    ``ch02.decoder_step``: ``embedding`` (V, e); the LSTM's ``kernel`` (e, 4u), ``recurrent_kernel``
+    (u, 4u), ``bias`` (4u,) (gates i, f, c, o); the logits layer's ``dense_kernel`` (u, V), ``dense_bias`` (V,)."""
+    numpy = lambda variable: keras.ops.convert_to_numpy(variable).astype(np.float32)  # noqa: E731
+    cell, dense = model.get_layer("decoder_lstm").cell, model.get_layer("logits")
+    return {"embedding": numpy(model.get_layer("target_embedding").embeddings), "kernel": numpy(cell.kernel),
+            "recurrent_kernel": numpy(cell.recurrent_kernel), "bias": numpy(cell.bias),
+            "dense_kernel": numpy(dense.kernel), "dense_bias": numpy(dense.bias)}
+
+
 def _check_encoder_inputs(encoder_inputs, max_source_length: int | None):
     encoder_inputs = as_array(encoder_inputs, "encoder_inputs", ndim=2, dtype="int").astype(np.int32)
     if encoder_inputs.shape[0] == 0 or encoder_inputs.shape[1] == 0:
