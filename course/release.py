@@ -309,6 +309,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Jupyter refuses to run as root (containers) unless told.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: setup lab verify clean
 
@@ -321,8 +323,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)
 
+# course/lab_settings/overrides.json: no "Jupyter news?" pop-up, no requests to the internet.
 lab: setup
-\tKERAS_BACKEND=tensorflow $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=chapters
+\tKERAS_BACKEND=tensorflow $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=chapters \\
+\t\t--LabApp.app_settings_dir=course/lab_settings $(ALLOW_ROOT) $(LAB_ARGS)
 
 verify: setup
 \tTF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -c "import course; course.check_environment(); \\
