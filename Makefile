@@ -1,6 +1,7 @@
 # LLM foundations — every target installs what it needs into .venv/ first.
 #   make lab       open the course in JupyterLab (prints the URL; no browser needed)
 #   make test      the whole test suite: package, exercises, and each notebook run once (tests/notebooks.py)
+#   make test-browser  the learner's path in headless Chromium: make lab, chapter 1, a typed answer, its ✅
 #   make execute   re-run every chapter headlessly and save its outputs (teachers preparing a class)
 #   make release   write the student edition to $(OUT)
 #   make bench     time the mini GPT against the PyTorch reference
@@ -19,7 +20,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # modules start in the order tests/conftest.py gives them (longest first).
 PYTEST_ARGS ?= -n 2 --dist loadscope --no-loadscope-reorder
 
-.PHONY: setup lab test test-fast execute release bench bench-fit clean
+.PHONY: setup lab test test-fast test-browser execute release bench bench-fit clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,14 +31,26 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)
 
+# course/lab_settings/overrides.json: JupyterLab's defaults for the course (no "Jupyter news?" pop-up,
+# no news or update requests to the internet); a learner can still change them under Settings.
+LAB_SETTINGS := --LabApp.app_settings_dir=course/lab_settings
+
 lab: setup
-	KERAS_BACKEND=tensorflow $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=chapters $(ALLOW_ROOT) $(LAB_ARGS)
+	KERAS_BACKEND=tensorflow $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=chapters \
+		$(LAB_SETTINGS) $(ALLOW_ROOT) $(LAB_ARGS)
 
 test: setup
 	$(QUIET) $(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 test-fast: setup
 	$(QUIET) $(BIN)/python -m pytest tests -m "not notebook and not slow" $(PYTEST_ARGS)
+
+# tests/test_browser.py, on its own (about 1.5 min; `make test` skips it in one line): `make lab` and the
+# student edition's lab driven in headless Chromium. Needs Debian's chromium, chromium-driver and
+# fonts-noto-color-emoji; skips in one line without them, unless COURSE_REQUIRE_BROWSER=1 (.ci/run).
+# Screenshots of each step: build/browser/.
+test-browser: setup
+	COURSE_BROWSER_TEST=1 $(BIN)/python -m pytest tests/test_browser.py -p no:xdist -s $(BROWSER_ARGS)
 
 execute: setup
 	$(QUIET) $(BIN)/python -m course.notebooks execute
