@@ -7,9 +7,11 @@ The course always runs Keras 3 on TensorFlow. Importing `course` sets
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata as metadata
 import os
 import sys
+import tempfile
 
 EXPECTED = {"tensorflow": "2.21", "keras": "3.15", "keras-hub": "0.32"}
 # Quiet, reproducible TensorFlow for tests, headless runs and the processes the course starts (never
@@ -80,7 +82,7 @@ def check_environment(verbose: bool = True) -> bool:
 
 
 def setup_notebook(seed: int = 0, deterministic: bool = True) -> None:
-    """What the first cell of every chapter does: check versions, seed everything, quiet plots.
+    """What the first cell of every chapter does: check versions, quiet TensorFlow, seed everything, quiet plots.
 
     ``keras.utils.set_random_seed`` seeds Python, NumPy and TensorFlow; op
     determinism makes two runs on the same machine bit-identical (results on
@@ -91,13 +93,47 @@ def setup_notebook(seed: int = 0, deterministic: bool = True) -> None:
 
     # keras_hub imports tqdm, which warns (with a file path) that ipywidgets are absent: harmless here.
     warnings.filterwarnings("ignore", message="IProgress not found")
-    import keras
+    # TensorFlow's C++ log lines ("E0000 … failed call to cuInit: … CUDA error", "NodeDef mentions
+    # attribute …") reach the page as red stderr boxes that read as failures; they teach nothing.
+    # A learner who sets TF_CPP_MIN_LOG_LEVEL keeps their own.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _tensorflow_start_up_notices_dropped():
+        import keras
+        import tensorflow as tf
     import matplotlib
     import numpy as np
-    import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     np.set_printoptions(precision=4, suppress=True)
     matplotlib.rcParams.update({"figure.dpi": 72, "figure.figsize": (6, 3.5), "axes.grid": True, "grid.alpha": 0.3})
+
+
+@contextlib.contextmanager
+def _tensorflow_start_up_notices_dropped():
+    """Importing TensorFlow writes notices to file descriptor 2 before any setting can silence them
+    ("All log messages before absl::InitializeLog()", oneDNN, "Could not find cuda drivers"); Jupyter
+    shows them under the first cell. Catch what the import writes there and pass on every other line
+    (the notices are the ones ``course.notebooks`` drops from saved outputs)."""
+    from course.notebooks import TF_NOISE
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no file descriptor 2 to catch
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            text = caught.read().decode("utf-8", errors="replace")
+            kept = [line for line in text.splitlines(keepends=True) if not TF_NOISE.match(line)]
+            if "".join(kept).strip():
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()

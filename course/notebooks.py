@@ -21,8 +21,8 @@ from course.environment import QUIET_ENV
 CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"  # chapters/01_… … 07_…
 EXERCISE_TAG = "exercise:"  # a learner's exercise cell is tagged exercise:<id>
-_TF_NOISE = re.compile(
-    r"^(WARNING: All log messages before absl|[IWE]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+\.cc:\d+\]|"
+TF_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl|[IWE]\d{4} \d\d:\d\d:[\d.]+\s+\d+ \S+\.cc:\d+\]|"
     r"To enable the following instructions|oneDNN custom operations|.*cuda drivers|.*rebuild TensorFlow)"
 )
 
@@ -47,7 +47,7 @@ def clean_outputs(nb) -> None:
         kept = []
         for output in cell.outputs:
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                lines = [line for line in output.text.splitlines(keepends=True) if not _TF_NOISE.match(line)]
+                lines = [line for line in output.text.splitlines(keepends=True) if not TF_NOISE.match(line)]
                 if not "".join(lines).strip():
                     continue
                 output.text = "".join(lines)
