@@ -73,3 +73,51 @@ def pca_reconstruction_cases():
              hint="PCA here subtracts the mean but does not divide by the standard deviation"),
         Case("k = D reconstructs exactly", (spread, spread[:3], 4), hint="with every component, x̂ = x"),
     ]
+
+
+def _layer(rng, n_in, n_out, activation, scale=1.0, bias=0.5):
+    """One Dense layer as a dict, float32: kernel ~ N(0, scale²/n_in), bias ~ N(0, bias²) (far from 0)."""
+    return {"kernel": (rng.normal(size=(n_in, n_out)) * scale / np.sqrt(n_in)).astype(np.float32),
+            "bias": (rng.normal(size=n_out) * bias).astype(np.float32), "activation": activation}
+
+
+def _stack(seed, widths, activations, **kwargs):
+    rng = np.random.default_rng(seed)
+    return [_layer(rng, a, b, act, **kwargs) for a, b, act in zip(widths, widths[1:], activations)]
+
+
+# Outputs are O(1) except in the huge-logits case (codes up to ~1e4): rtol 1e-4 is far above float32
+# round-off of a correct answer (measured in tests/mutants/ch03.py's alternatives) and far below every mistake.
+@exercise("ch03.autoencoder_forward", "autoencoder_forward(x, encoder_layers, decoder_layers)",
+          "each layer y = activation(x·kernel + bias), applied in order; returns (z = encoder(x), x̂ = decoder(z)); "
+          "sigmoid stable for |logits| up to 1e4", rtol=1e-4, atol=1e-5)
+def autoencoder_forward_cases():
+    rng = np.random.default_rng(30)
+    x5 = rng.random((3, 5)).astype(np.float32)
+    x3 = rng.normal(size=(4, 3)).astype(np.float32)
+    return [
+        Case("one layer each way: 4 → 2 (linear code) → 4 (sigmoid)",
+             (x5[:, :4], _stack(31, (4, 2), ["linear"]), _stack(32, (2, 4), ["sigmoid"])),
+             hint="each layer computes activation(h @ kernel + bias): kernel is (in, out), so h @ kernel, not "
+                  "kernel.T; add the bias; return the pair (z, x_hat) in that order, z the encoder's output, x_hat "
+                  "the decoder's. Apply each layer's own activation: 'linear' is none (the code z here may be "
+                  "negative), and the last layer's 'sigmoid' turns its logits into values in (0, 1)"),
+        Case("a hidden relu layer each way: 5 → 4 → 2 → 4 → 5",
+             (x5, _stack(33, (5, 4, 2), ["relu", "linear"]), _stack(34, (2, 4, 5), ["relu", "sigmoid"])),
+             hint="run the layers in order, each one reading the previous layer's output (h = layer(h)); the "
+                  "decoder starts from z. 'relu' is max(a, 0), 'sigmoid' 1/(1 + e^(−a)), and 'linear' leaves a as "
+                  "it is: the code z is linear here and may be negative"),
+        Case("square kernels: every layer 3 → 3",
+             (x3, _stack(35, (3, 3, 3), ["relu", "linear"]), _stack(36, (3, 3, 3), ["relu", "linear"])),
+             hint="with square kernels a mistake does not crash: use h @ kernel (kernel is (in, out), Keras's Dense "
+                  "layout), feed the decoder the code z (not x), and return (z, x_hat) in that order"),
+        Case("a linear autoencoder: every activation is 'linear'",
+             (x5, _stack(37, (5, 2), ["linear"]), _stack(38, (2, 5), ["linear"])),
+             hint="read each layer's 'activation' instead of assuming one: 'linear' means no activation at all, "
+                  "not even on the last layer"),
+        Case("huge logits (up to ±1e4): the sigmoid must not overflow",
+             (f32([1.0, -1.0], [0.5, 2.0]), _stack(39, (2, 2), ["linear"], scale=3e3, bias=0.0),
+              _stack(40, (2, 3), ["sigmoid"], scale=3.0, bias=0.0)),
+             hint="e^a overflows to inf for a ≳ 710 and e^a / (1 + e^a) is then inf/inf = NaN; use e^(−|a|), "
+                  "which never overflows: σ(a) = 1/(1 + e^(−|a|)) for a ≥ 0 and e^(−|a|)/(1 + e^(−|a|)) for a < 0"),
+    ]

@@ -37,3 +37,35 @@ def _pca(rng):
         Case("random, k = 1", (x_train, x, 1)),
         Case("the training data themselves", (x_train, x_train[:10], 2)),
     ]
+
+
+def _dense_layers(rng, widths, activations, dtype=np.float32):
+    """Dict layers widths[i] → widths[i+1] with the given activations, random non-zero biases."""
+    return [{"kernel": (rng.normal(size=(a, b)) * 1.5 / np.sqrt(a)).astype(dtype),
+             "bias": (rng.normal(size=b) * 0.3).astype(dtype), "activation": act}
+            for a, b, act in zip(widths, widths[1:], activations)]
+
+
+@hidden("ch03.autoencoder_forward")
+def _autoencoder_forward(rng):
+    n, d, k = int(rng.integers(2, 9)), int(rng.integers(6, 17)), int(rng.integers(1, 5))
+    h1, h2 = int(rng.integers(k + 1, 2 * d)), int(rng.integers(k + 1, 2 * d))
+    x = rng.random((n, d)).astype(np.float32)
+
+    def model(dtype=np.float32, hidden=(h1,), output="sigmoid"):
+        widths = (d, *hidden, k)
+        encoder = _dense_layers(rng, widths, ["relu"] * len(hidden) + ["linear"], dtype)
+        decoder = _dense_layers(rng, widths[::-1], ["relu"] * len(hidden) + [output], dtype)
+        return encoder, decoder
+
+    return [
+        Case("random shapes, one hidden relu layer each way", (x, *model())),
+        Case("one sample", (x[:1], *model())),
+        Case("two hidden layers each way", (x, *model(hidden=(h1, h2)))),
+        Case("a linear autoencoder", (x, *model(hidden=(), output="linear"))),
+        Case("float64 inputs and weights", (x.astype(np.float64), *model(np.float64, hidden=(h1, h2)))),
+        Case("sigmoid hidden layers and a linear output",
+             (x, _dense_layers(rng, (d, h1, k), ["sigmoid", "linear"]),
+              _dense_layers(rng, (k, h2, d), ["sigmoid", "linear"]))),
+        Case("huge inputs: saturated sigmoids", ((x - 0.5) * 1e4, *model())),
+    ]

@@ -137,6 +137,82 @@ def pca_returns_codes(x_train, x, k):  # the encoding (M, k), not the reconstruc
     return (x - mean) @ v.T
 
 
+# --- autoencoder forward pass (dict layers, y = activation(h·kernel + bias), returns (z, x̂))
+def _stable_sigmoid(a):
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
+_ACT = {"relu": lambda a: np.maximum(a, 0), "sigmoid": _stable_sigmoid, "linear": lambda a: a}
+
+
+def _ae(x, encoder_layers, decoder_layers, act=None, bias=True, kernel=lambda k: k, last_act=True,
+        decoder_input="z", chained=True, swap=False):
+    act = act or _ACT
+
+    def run(h, layers, last_is_output):
+        start = h
+        for i, layer in enumerate(layers):
+            a = (h if chained else start) @ kernel(np.asarray(layer["kernel"], np.float64))
+            a = a + (np.asarray(layer["bias"], np.float64) if bias else 0.0)
+            skip = last_is_output and i == len(layers) - 1 and not last_act
+            h = a if skip else act[layer["activation"]](a)
+        return h
+
+    x = np.asarray(x, np.float64)
+    z = run(x, encoder_layers, False)
+    x_hat = run(z if decoder_input == "z" else x, decoder_layers, True)
+    return (x_hat, z) if swap else (z, x_hat)
+
+
+def ae_no_bias(x, encoder_layers, decoder_layers):
+    return _ae(x, encoder_layers, decoder_layers, bias=False)
+
+
+def ae_relu_on_linear_layers(x, encoder_layers, decoder_layers):  # "linear" treated as relu: a relu on the code
+    return _ae(x, encoder_layers, decoder_layers, act={**_ACT, "linear": _ACT["relu"]})
+
+
+def ae_relu_and_sigmoid_swapped(x, encoder_layers, decoder_layers):
+    return _ae(x, encoder_layers, decoder_layers, act={**_ACT, "relu": _ACT["sigmoid"], "sigmoid": _ACT["relu"]})
+
+
+def ae_returns_output_logits(x, encoder_layers, decoder_layers):  # forgot the decoder's last activation
+    return _ae(x, encoder_layers, decoder_layers, last_act=False)
+
+
+def ae_transposed_kernel(x, encoder_layers, decoder_layers):  # x @ kernel.T (PyTorch's (out, in) layout)
+    return _ae(x, encoder_layers, decoder_layers, kernel=lambda k: k.T)
+
+
+def ae_returns_x_hat_then_z(x, encoder_layers, decoder_layers):
+    return _ae(x, encoder_layers, decoder_layers, swap=True)
+
+
+def ae_decoder_reads_x(x, encoder_layers, decoder_layers):  # the code is never fed to the decoder
+    return _ae(x, encoder_layers, decoder_layers, decoder_input="x")
+
+
+def ae_layers_not_chained(x, encoder_layers, decoder_layers):  # every layer reads its stack's input
+    return _ae(x, encoder_layers, decoder_layers, chained=False)
+
+
+def ae_overflowing_sigmoid(x, encoder_layers, decoder_layers):  # e^a / (1 + e^a): inf/inf = NaN for a = 1e4
+    return _ae(x, encoder_layers, decoder_layers, act={**_ACT, "sigmoid": lambda a: np.exp(a) / (1 + np.exp(a))})
+
+
+def ae_fixed_activations(x, encoder_layers, decoder_layers):  # ignores the names: relu hidden, linear code, sigmoid out
+    def fixed(layers, output):
+        return [{**layer, "activation": "relu" if i < len(layers) - 1 else ("sigmoid" if output else "linear")}
+                for i, layer in enumerate(layers)]
+
+    return _ae(x, fixed(encoder_layers, False), fixed(decoder_layers, True))
+
+
+def ae_returns_only_x_hat(x, encoder_layers, decoder_layers):
+    return _ae(x, encoder_layers, decoder_layers)[1]
+
+
 MUTANTS = {
     "ch03.mse_reconstruction_loss": [mse_mean_over_features, mse_sum_over_everything, mse_last_axis_only,
                                      mse_norm_not_squared, mse_absolute_error, mse_divided_by_features,
@@ -145,6 +221,10 @@ MUTANTS = {
                                      bce_swapped_arguments, bce_sum_over_everything, bce_last_axis_only],
     "ch03.pca_reconstruction": [pca_not_centred, pca_centres_x_with_its_own_mean, pca_forgets_to_add_the_mean,
                                 pca_smallest_components, pca_standardised, pca_returns_codes],
+    "ch03.autoencoder_forward": [ae_no_bias, ae_relu_on_linear_layers, ae_relu_and_sigmoid_swapped,
+                                 ae_returns_output_logits, ae_transposed_kernel, ae_returns_x_hat_then_z,
+                                 ae_decoder_reads_x, ae_layers_not_chained, ae_overflowing_sigmoid,
+                                 ae_fixed_activations, ae_returns_only_x_hat],
 }
 
 
@@ -190,8 +270,50 @@ def pca_eigh_sorted(x_train, x, k):  # eigenvectors of the covariance, largest e
     return ((x - mean) @ v @ v.T + mean).tolist()
 
 
+def ae_float64_reduce(x, encoder_layers, decoder_layers):  # float64 throughout, the stable σ via tanh
+    def run(h, layers):
+        for layer in layers:
+            a = np.einsum("ni,io->no", h, np.asarray(layer["kernel"], np.float64)) + np.asarray(layer["bias"], np.float64)
+            h = {"relu": lambda: np.where(a > 0, a, 0.0), "sigmoid": lambda: 0.5 * (1 + np.tanh(a / 2)),
+                 "linear": lambda: a}[layer["activation"]]()
+        return h
+
+    z = run(np.asarray(x, np.float64), encoder_layers)
+    return z, run(z, decoder_layers)
+
+
+def ae_loop_over_samples(x, encoder_layers, decoder_layers):  # one sample at a time, float32
+    def one(v, layers):
+        for layer in layers:
+            a = v @ layer["kernel"] + layer["bias"]
+            if layer["activation"] == "relu":
+                a = np.maximum(a, np.float32(0))
+            elif layer["activation"] == "sigmoid":
+                e = np.exp(-np.abs(a))
+                a = np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+            v = a
+        return v
+
+    codes = [one(row, encoder_layers) for row in np.asarray(x, np.float32)]
+    return np.stack(codes), np.stack([one(code, decoder_layers) for code in codes])
+
+
+def ae_keras_ops(x, encoder_layers, decoder_layers):
+    import keras
+
+    def run(h, layers):
+        for layer in layers:
+            a = keras.ops.matmul(h, layer["kernel"]) + layer["bias"]
+            h = {"relu": keras.ops.relu, "sigmoid": keras.ops.sigmoid, "linear": lambda t: t}[layer["activation"]](a)
+        return h
+
+    z = run(keras.ops.convert_to_tensor(x, "float32"), encoder_layers)
+    return keras.ops.convert_to_numpy(z), keras.ops.convert_to_numpy(run(z, decoder_layers))
+
+
 ALTERNATIVES = {
     "ch03.mse_reconstruction_loss": [mse_keras_times_features, mse_tensorflow],
     "ch03.bce_reconstruction_loss": [bce_keras_times_features, bce_tensorflow],
     "ch03.pca_reconstruction": [pca_sklearn, pca_eigh_sorted],
+    "ch03.autoencoder_forward": [ae_float64_reduce, ae_loop_over_samples, ae_keras_ops],
 }
