@@ -85,3 +85,61 @@ def masked_sequence_cross_entropy_cases():
         Case("huge logits stay finite", (np.array([[2, 1]]), huge, np.ones((1, 2), np.float32)),
              hint="log softmax(z) = z - max(z) - log(sum(exp(z - max(z)))): exp(1e4) overflows otherwise"),
     ]
+
+
+def _decoder_params(seed, vocabulary, e, units, lstm="random", gate_bias=None):
+    """Weights of one decoder step, by the names of ch02.decoder_step, float32.
+
+    ``lstm="zero"``: kernel, recurrent kernel and bias all zero (every gate σ(0) = 0.5, the candidate
+    tanh(0) = 0); ``gate_bias`` then sets one bias value per gate block i, f, c, o. The dense bias is
+    always far from 0, so forgetting it shows.
+    """
+    rng = np.random.default_rng(seed)
+    normal = lambda *shape, scale=1.0: (rng.normal(size=shape) * scale).astype(np.float32)  # noqa: E731
+    kernel, recurrent_kernel, bias = _lstm_weights(e, units, seed + 100, scale=0.6)
+    if lstm == "zero":
+        kernel, recurrent_kernel, bias = np.zeros_like(kernel), np.zeros_like(recurrent_kernel), np.zeros_like(bias)
+    if gate_bias is not None:
+        bias = np.repeat(np.asarray(gate_bias, np.float32), units)
+    return {"embedding": normal(vocabulary, e), "kernel": kernel, "recurrent_kernel": recurrent_kernel, "bias": bias,
+            "dense_kernel": normal(units, vocabulary, scale=2.0), "dense_bias": normal(vocabulary, scale=1.5)}
+
+
+def _state(seed, b, units):
+    rng = np.random.default_rng(seed)
+    return rng.normal(0, 0.5, (b, units)).astype(np.float32), rng.normal(0, 1.5, (b, units)).astype(np.float32)
+
+
+# Every case has e = V (5), so a one-hot input x = eye(V)[ids] has the embedding's shape and gives wrong
+# numbers (case 4) rather than a shape error. Measured as the largest |got − expected| / (atol + rtol·|expected|)
+# over a case (1 = the edge): a correct answer 0.0005 (float64, einsum) to 0.005 (float32 Keras LSTMCell); each
+# named mistake ≥ 4e3 in the first case it fails, whose hint names it (gate order case 3, embedding case 4,
+# c' for h' / the old state / tanh(c) case 2, softmax and the dense bias case 1).
+@exercise("ch02.decoder_step", "decoder_step(token_ids, h, c, params)",
+          "one decoder step: x = embedding[token_ids]; (h', c') = LSTM step of x from (h, c); "
+          "logits = h'·dense_kernel + dense_bias; returns (logits, h', c')", rtol=1e-4, atol=1e-5)
+def decoder_step_cases():
+    zeros = np.zeros((3, 4), np.float32)
+    h, c = _state(1, 3, 4)
+    h4, c4 = _state(2, 4, 3)
+    return [
+        Case("state zero and every LSTM weight zero: h' = c' = 0, so logits = dense_bias",
+             (np.array([0, 3, 1]), zeros, zeros, _decoder_params(10, 5, 5, 4, lstm="zero")),
+             hint="logits = h'·dense_kernel + dense_bias: add the dense bias, and return the raw scores, not "
+                  "softmax probabilities (greedy decoding takes the argmax of the logits)"),
+        Case("every LSTM weight zero, c ≠ 0: each gate is σ(0) = 0.5 and the candidate tanh(0) = 0",
+             (np.array([2, 2, 4]), h, c, _decoder_params(11, 5, 5, 4, lstm="zero")),
+             hint="c' = f⊙c + i⊙g = 0.5·c here and h' = o⊙tanh(c'), with the new c' (not the old c); the "
+                  "logits come from h' (not c'); return (logits, h', c'), the new state, not the (h, c) you got"),
+        Case("one bias per gate block: the order is i, f, c (candidate), o",
+             (np.array([1, 0, 4]), h, c, _decoder_params(12, 5, 5, 4, lstm="zero", gate_bias=[2.0, -1.0, 0.5, -3.0])),
+             hint="split z = x·kernel + h·recurrent_kernel + bias into 4 equal blocks along the last axis in the "
+                  "order input, forget, candidate, output (Keras's layout, as in lstm_cell_step)"),
+        Case("the embedding: x = embedding[token_ids]", (np.array([4, 1, 1, 3]), np.zeros((4, 3), np.float32),
+                                                         np.zeros((4, 3), np.float32), _decoder_params(13, 5, 5, 3)),
+             hint="the LSTM's input is the embedding row of each token, x = embedding[token_ids] (b, e), not the "
+                  "raw id and not a one-hot vector: the kernel multiplies embeddings"),
+        Case("random weights and state, batch 4, V = 5, e = 5, u = 3",
+             (np.array([0, 2, 4, 1]), h4, c4, _decoder_params(14, 5, 5, 3)),
+             hint="z = x·kernel + h·recurrent_kernel + bias with the previous h; shapes: logits (b, V), h', c' (b, u)"),
+    ]

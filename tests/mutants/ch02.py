@@ -152,6 +152,61 @@ def ce_inverted_mask(y_true, logits, mask):
     return (_token_losses(y_true, logits) * keep).sum() / max(keep.sum(), 1)
 
 
+# --- decoder_step (embedding → one LSTM step → logits)
+def _decoder(token_ids, h, c, params, order="ifco", x_from="embedding", logits_from="h", state="new",
+             softmax=False, dense_bias=True, h_cell="new"):
+    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    ids = np.asarray(token_ids)
+    h, c = np.asarray(h, np.float64), np.asarray(c, np.float64)
+    x = {"embedding": lambda: p["embedding"][ids],
+         "one_hot": lambda: np.eye(len(p["embedding"]))[ids],  # only runs when V = e
+         "raw_ids": lambda: ids[:, None] * np.ones((1, p["embedding"].shape[1]))}[x_from]()
+    blocks = dict(zip(order, np.split(x @ p["kernel"] + h @ p["recurrent_kernel"] + p["bias"], 4, axis=1)))
+    c_new = _sig(blocks["f"]) * c + _sig(blocks["i"]) * np.tanh(blocks["c"])
+    h_new = _sig(blocks["o"]) * np.tanh(c_new if h_cell == "new" else c)
+    logits = (h_new if logits_from == "h" else c_new) @ p["dense_kernel"] + (p["dense_bias"] if dense_bias else 0.0)
+    if softmax:
+        logits = np.exp(logits - logits.max(-1, keepdims=True))
+        logits /= logits.sum(-1, keepdims=True)
+    return (logits, h_new, c_new) if state == "new" else (logits, h, c)
+
+
+def decoder_gate_order_ifoc(token_ids, h, c, params):  # the candidate block taken last
+    return _decoder(token_ids, h, c, params, order="ifoc")
+
+
+def decoder_forget_input_swapped(token_ids, h, c, params):
+    return _decoder(token_ids, h, c, params, order="fico")
+
+
+def decoder_one_hot_input(token_ids, h, c, params):  # embedding skipped: one-hot ids into the kernel
+    return _decoder(token_ids, h, c, params, x_from="one_hot")
+
+
+def decoder_raw_ids_input(token_ids, h, c, params):  # embedding skipped: the id itself as every feature
+    return _decoder(token_ids, h, c, params, x_from="raw_ids")
+
+
+def decoder_logits_from_cell(token_ids, h, c, params):  # logits = c'·dense_kernel + dense_bias
+    return _decoder(token_ids, h, c, params, logits_from="c")
+
+
+def decoder_returns_old_state(token_ids, h, c, params):  # (logits, h, c): the state never moves on
+    return _decoder(token_ids, h, c, params, state="old")
+
+
+def decoder_softmax_probabilities(token_ids, h, c, params):
+    return _decoder(token_ids, h, c, params, softmax=True)
+
+
+def decoder_forgets_dense_bias(token_ids, h, c, params):
+    return _decoder(token_ids, h, c, params, dense_bias=False)
+
+
+def decoder_h_from_old_cell(token_ids, h, c, params):  # h' = o ⊙ tanh(c), the old cell state
+    return _decoder(token_ids, h, c, params, h_cell="old")
+
+
 MUTANTS = {
     "ch02.lstm_cell_step": [lstm_tf1_gate_order, lstm_forget_input_swapped, lstm_no_tanh_on_cell,
                             lstm_sigmoid_candidate, lstm_h_from_old_cell, lstm_returns_c_then_h,
@@ -161,6 +216,9 @@ MUTANTS = {
     "ch02.masked_sequence_cross_entropy": [ce_ignores_mask, ce_divides_by_all_positions, ce_mean_of_sentence_means,
                                            ce_sum, ce_naive_softmax, ce_logits_as_probabilities,
                                            ce_softmax_over_time, ce_inverted_mask],
+    "ch02.decoder_step": [decoder_gate_order_ifoc, decoder_forget_input_swapped, decoder_one_hot_input,
+                          decoder_raw_ids_input, decoder_logits_from_cell, decoder_returns_old_state,
+                          decoder_softmax_probabilities, decoder_forgets_dense_bias, decoder_h_from_old_cell],
 }
 
 
@@ -203,8 +261,47 @@ def ce_keras(y_true, logits, mask):
     return loss(y_true, logits, sample_weight=mask)
 
 
+def decoder_float64(token_ids, h, c, params):  # float64 throughout, gates by name
+    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    x = p["embedding"][np.asarray(token_ids)]
+    z = x @ p["kernel"] + np.asarray(h, np.float64) @ p["recurrent_kernel"] + p["bias"]
+    u = z.shape[1] // 4
+    gate = lambda k: z[:, k * u:(k + 1) * u]  # noqa: E731
+    c_new = _sig(gate(1)) * np.asarray(c, np.float64) + _sig(gate(0)) * np.tanh(gate(2))
+    h_new = _sig(gate(3)) * np.tanh(c_new)
+    return h_new @ p["dense_kernel"] + p["dense_bias"], h_new, c_new
+
+
+def decoder_keras_cell(token_ids, h, c, params):  # keras.layers.LSTMCell and Embedding, float32
+    import keras
+
+    h, c = np.asarray(h, np.float32), np.asarray(c, np.float32)
+    embedding = keras.layers.Embedding(*np.shape(params["embedding"]))
+    embedding.build((None,))
+    embedding.set_weights([np.asarray(params["embedding"], np.float32)])
+    x = embedding(np.asarray(token_ids, np.int32))
+    cell = keras.layers.LSTMCell(h.shape[1])
+    cell.build((None, x.shape[1]))
+    cell.set_weights([np.asarray(params[k], np.float32) for k in ("kernel", "recurrent_kernel", "bias")])
+    h_new, (_, c_new) = cell(x, [h, c])
+    logits = tf.matmul(h_new, np.asarray(params["dense_kernel"], np.float32)) + np.asarray(params["dense_bias"], np.float32)
+    return logits.numpy(), h_new.numpy(), c_new.numpy()
+
+
+def decoder_einsum(token_ids, h, c, params):  # one-hot rows times the embedding, einsum for every product
+    e = np.asarray(params["embedding"])
+    x = np.einsum("bv,ve->be", np.eye(len(e))[np.asarray(token_ids)], e)
+    z = (np.einsum("be,eg->bg", x, params["kernel"]) + np.einsum("bu,ug->bg", h, params["recurrent_kernel"])
+         + params["bias"])
+    i, f, g, o = np.split(z, 4, axis=-1)
+    c_new = _sig(f) * c + _sig(i) * np.tanh(g)
+    h_new = _sig(o) * np.tanh(c_new)
+    return np.einsum("bu,uv->bv", h_new, params["dense_kernel"]) + params["dense_bias"], h_new, c_new
+
+
 ALTERNATIVES = {
     "ch02.lstm_cell_step": [lstm_keras_cell, lstm_tensorflow],
     "ch02.shift_right": [shift_pad, shift_loop],
     "ch02.masked_sequence_cross_entropy": [ce_tensorflow, ce_keras],
+    "ch02.decoder_step": [decoder_float64, decoder_keras_cell, decoder_einsum],
 }
