@@ -15,7 +15,7 @@ IDS = course.exercises()
 
 REQUIRED = {  # docs/CONTRACT.md: ids every edition must have, by chapter
     "ch01": ["sigmoid", "relu", "binary_cross_entropy", "logistic_regression_gradients"],
-    "ch02": ["lstm_cell_step", "shift_right", "masked_sequence_cross_entropy"],
+    "ch02": ["lstm_cell_step", "shift_right", "masked_sequence_cross_entropy", "decoder_step"],
     "ch03": ["mse_reconstruction_loss", "bce_reconstruction_loss", "autoencoder_forward"],
     "ch04": ["causal_mask", "scaled_dot_product_attention", "sinusoidal_positional_encoding",
              "multi_head_self_attention", "transformer_block"],
