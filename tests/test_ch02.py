@@ -11,11 +11,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras import ops
 
 from solutions import ch02
 from course.data import SEQ2SEQ_DIR, load_lexicon, load_translation_data, read_pairs
 from tinyllm import recurrence, seq2seq, sequence_metrics
 from tinyllm.tokenizers import END_ID, PAD_ID, START_ID
+
+ops_numpy = ops.convert_to_numpy
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +125,105 @@ def test_masked_cross_entropy_is_stable_and_checks_shapes():
         ch02.masked_sequence_cross_entropy(np.zeros((1, 3), int), logits, np.ones((1, 3)))
     with pytest.raises(ValueError, match="y_true ids"):
         ch02.masked_sequence_cross_entropy(np.array([[3, 0]]), logits, np.ones((1, 2)))
+
+
+def _perturbed_seq2seq(data, seed=3):
+    """A build_seq2seq model (e = 8, u = 16) with every weight moved off Keras's start by N(0, 0.3)."""
+    model = seq2seq.build_seq2seq(data.source_vocab.size, data.target_vocab.size, embedding_dim=8, units=16)
+    rng = np.random.default_rng(seed)
+    model.set_weights([w + rng.normal(0, 0.3, w.shape).astype("float32") for w in model.get_weights()])
+    return model
+
+
+def test_decoder_step_on_decoder_params_equals_the_keras_decoder_step(data):
+    """ch02.decoder_step on decoder_params(model) is inference_models(model)[1], the step greedy_decode runs.
+
+    Measured max |Δ| = 1.2e-7 on logits up to 1.3, 8.9e-8 on h', 1.4e-7 on c' (seeds 3, 5, 7: ≤ 2.4e-7):
+    float32 Keras against the float64 reference, a few float32 ulps. Band 1e-5; h' moves 1.2 from h.
+    """
+    model = _perturbed_seq2seq(data)
+    params = seq2seq.decoder_params(model)
+    assert sorted(params) == sorted(ch02.DECODER_KEYS)
+    assert all(v.dtype == np.float32 for v in params.values())
+    assert np.abs(params["dense_bias"]).max() > 0.3 and np.abs(params["bias"]).max() > 0.3
+    _, keras_step = seq2seq.inference_models(model)
+    rng = np.random.default_rng(4)
+    ids = rng.integers(0, data.target_vocab.size, 6)
+    h, c = rng.normal(0, 0.5, (2, 6, 16)).astype("float32")
+    keras_logits, keras_h, keras_c = (ops_numpy(v) for v in keras_step([ids[:, None].astype("int32"), h, c]))
+    logits, h_new, c_new = ch02.decoder_step(ids, h, c, params)
+    assert logits.shape == (6, data.target_vocab.size) and logits.dtype == np.float32
+    assert np.abs(logits - keras_logits[:, 0]).max() < 1e-5
+    assert np.abs(h_new - keras_h).max() < 1e-5 and np.abs(c_new - keras_c).max() < 1e-5
+    assert np.abs(keras_h - h).max() > 0.5  # the state moved: the check is not vacuous
+
+
+def test_greedy_decoding_with_the_reference_step_gives_greedy_decode_ids(data):
+    """Repeating ch02.decoder_step from the encoder's (h, c), argmax fed back in, gives greedy_decode's ids.
+
+    Measured on these 8 sentences × 18 steps (the untrained model never says <end>): the smallest gap between
+    the two largest logits of a step is 3.8e-4 (seeds 5, 7: 1.1e-2, 6.9e-4), a thousand times the ≤ 3.6e-7
+    that separates the NumPy and the Keras step's logits along the way, so no near-tie can flip a token.
+    """
+    model = _perturbed_seq2seq(data)
+    sources = data.test.encoder_inputs[::195][:8]
+    length = data.target_vocab.max_length + 1
+    expected = seq2seq.greedy_decode(model, sources, length)
+    encoder, _ = seq2seq.inference_models(model)
+    h, c = (ops_numpy(v) for v in encoder(sources))
+    params = seq2seq.decoder_params(model)
+    token = np.full(len(sources), START_ID)
+    ids, done = np.zeros((len(sources), length), np.int32), np.zeros(len(sources), bool)
+    gaps = []
+    for t in range(length):
+        logits, h, c = ch02.decoder_step(token, h, c, params)
+        top2 = np.sort(logits, axis=-1)[:, -2:]
+        gaps.append((top2[:, 1] - top2[:, 0])[~done].min() if (~done).any() else np.inf)
+        token = logits.argmax(axis=-1)
+        ids[:, t] = np.where(done, PAD_ID, token)
+        done |= ids[:, t] == END_ID
+    np.testing.assert_array_equal(ids, expected)
+    assert min(gaps) > 1e-5  # far above the steps' disagreement: a flipped token would be a real bug
+    assert len(np.unique(expected)) >= 5  # 6 measured: not one token repeated, the steps really differ
+
+
+def _decoder_dict(v=7, e=3, u=2):
+    rng = np.random.default_rng(0)
+    shapes = {"embedding": (v, e), "kernel": (e, 4 * u), "recurrent_kernel": (u, 4 * u), "bias": (4 * u,),
+              "dense_kernel": (u, v), "dense_bias": (v,)}
+    return {k: rng.normal(size=shape).astype("float32") for k, shape in shapes.items()}
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda p, s: ch02.decoder_step([1, 2], s, s, {k: v for k, v in p.items() if k != "dense_bias"}),
+     "params is missing dense_bias"),
+    (lambda p, s: ch02.decoder_step([1, 7], s, s, p), r"token_ids must lie in \[0, 6\]"),
+    (lambda p, s: ch02.decoder_step([-1, 0], s, s, p), r"token_ids must lie in \[0, 6\]"),
+    (lambda p, s: ch02.decoder_step([[1], [2]], s, s, p), "token_ids must have 1 dimension"),
+    (lambda p, s: ch02.decoder_step([1.5, 2], s, s, p), "token_ids must hold whole numbers"),
+    (lambda p, s: ch02.decoder_step([1, 2, 3], s, s, p), "must share b"),
+    (lambda p, s: ch02.decoder_step([1, 2], s, np.zeros((2, 3)), p), "must share b"),
+    (lambda p, s: ch02.decoder_step([1, 2], s, s, {**p, "dense_kernel": np.zeros((2, 6))}),
+     r"dense_kernel must have shape \(2, 7\)"),
+    (lambda p, s: ch02.decoder_step([1, 2], s, s, {**p, "kernel": np.zeros((4, 8))}),
+     r"kernel must have shape \(3, 8\) for embedding \(7, 3\)"),
+    (lambda p, s: ch02.decoder_step([1, 2], s, s, {**p, "bias": np.zeros(6)}), r"bias must have shape \(8,\)"),
+    (lambda p, s: ch02.decoder_step([1, 2], s, s, list(p.values())), "params must be a dict"),
+])
+def test_decoder_step_rejects_bad_input(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call(_decoder_dict(), np.zeros((2, 2), "float32"))
+
+
+def test_decoder_step_keeps_float64():
+    p = {k: v.astype(np.float64) for k, v in _decoder_dict().items()}
+    h = np.random.default_rng(1).normal(size=(3, 2))
+    logits, h_new, c_new = ch02.decoder_step(np.array([0, 6, 3]), h, h, p)
+    assert logits.dtype == h_new.dtype == c_new.dtype == np.float64
+    expected_h, expected_c = ch02.lstm_cell_step(p["embedding"][[0, 6, 3]], h, h, p["kernel"], p["recurrent_kernel"],
+                                                 p["bias"])
+    np.testing.assert_allclose(h_new, expected_h, atol=1e-6)
+    np.testing.assert_allclose(logits, h_new @ p["dense_kernel"] + p["dense_bias"], atol=1e-12)
 
 
 # --------------------------------------------------------------------------- tokens and data
