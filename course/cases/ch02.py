@@ -141,5 +141,6 @@ def decoder_step_cases():
                   "raw id and not a one-hot vector: the kernel multiplies embeddings"),
         Case("random weights and state, batch 4, V = 5, e = 5, u = 3",
              (np.array([0, 2, 4, 1]), h4, c4, _decoder_params(14, 5, 5, 3)),
-             hint="z = x·kernel + h·recurrent_kernel + bias with the previous h; shapes: logits (b, V), h', c' (b, u)"),
+             hint="z = x·kernel + h·recurrent_kernel + bias with the previous h; "
+                  "shapes: logits (b, V), h', c' (b, u)"),
     ]

@@ -60,6 +60,7 @@ def _decoder_step(rng):
         Case("one sentence (b = 1)", (rng.integers(0, v, 1), *state(1, u), _decoder_params(rng, v, e, u))),
         Case("a large vocabulary (V = 3000)", (rng.integers(0, 3000, b), *state(b, 16),
                                                _decoder_params(rng, 3000, 12, 16, scale=0.3))),
-        Case("one unit, saturating gates", (rng.integers(0, v, b), *state(b, 1), _decoder_params(rng, v, e, 1, scale=6.0))),
+        Case("one unit, saturating gates",
+             (rng.integers(0, v, b), *state(b, 1), _decoder_params(rng, v, e, 1, scale=6.0))),
         Case("the same token in every row", (np.full(b, v - 1), *state(b, u), _decoder_params(rng, v, e, u))),
     ]

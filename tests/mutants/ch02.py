@@ -284,7 +284,8 @@ def decoder_keras_cell(token_ids, h, c, params):  # keras.layers.LSTMCell and Em
     cell.build((None, x.shape[1]))
     cell.set_weights([np.asarray(params[k], np.float32) for k in ("kernel", "recurrent_kernel", "bias")])
     h_new, (_, c_new) = cell(x, [h, c])
-    logits = tf.matmul(h_new, np.asarray(params["dense_kernel"], np.float32)) + np.asarray(params["dense_bias"], np.float32)
+    dense_kernel, dense_bias = (np.asarray(params[k], np.float32) for k in ("dense_kernel", "dense_bias"))
+    logits = tf.matmul(h_new, dense_kernel) + dense_bias
     return logits.numpy(), h_new.numpy(), c_new.numpy()
 
 
