@@ -119,5 +119,5 @@ def autoencoder_forward_cases():
              (f32([1.0, -1.0], [0.5, 2.0]), _stack(39, (2, 2), ["linear"], scale=3e3, bias=0.0),
               _stack(40, (2, 3), ["sigmoid"], scale=3.0, bias=0.0)),
              hint="e^a overflows to inf for a ≳ 710 and e^a / (1 + e^a) is then inf/inf = NaN; use e^(−|a|), "
-                  "which never overflows: σ(a) = 1/(1 + e^(−|a|)) for a ≥ 0 and e^(−|a|)/(1 + e^(−|a|)) for a < 0"),
+                  "which never overflows: σ(a) = 1/(1 + e^(−|a|)) for a ≥ 0, e^(−|a|)/(1 + e^(−|a|)) for a < 0"),
     ]

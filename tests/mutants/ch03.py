@@ -273,7 +273,8 @@ def pca_eigh_sorted(x_train, x, k):  # eigenvectors of the covariance, largest e
 def ae_float64_reduce(x, encoder_layers, decoder_layers):  # float64 throughout, the stable σ via tanh
     def run(h, layers):
         for layer in layers:
-            a = np.einsum("ni,io->no", h, np.asarray(layer["kernel"], np.float64)) + np.asarray(layer["bias"], np.float64)
+            kernel, bias = np.asarray(layer["kernel"], np.float64), np.asarray(layer["bias"], np.float64)
+            a = np.einsum("ni,io->no", h, kernel) + bias
             h = {"relu": lambda: np.where(a > 0, a, 0.0), "sigmoid": lambda: 0.5 * (1 + np.tanh(a / 2)),
                  "linear": lambda: a}[layer["activation"]]()
         return h
