@@ -100,21 +100,21 @@ def autoencoder_forward_cases():
              (x5[:, :4], _stack(31, (4, 2), ["linear"]), _stack(32, (2, 4), ["sigmoid"])),
              hint="each layer computes activation(h @ kernel + bias): kernel is (in, out), so h @ kernel, not "
                   "kernel.T; add the bias; return the pair (z, x_hat) in that order, z the encoder's output, x_hat "
-                  "the decoder's. Apply each layer's own activation: 'linear' is none (the code z here may be "
+                  "the decoder's output on z. Apply each layer's own activation: 'linear' is none (the code z here may be "
                   "negative), and the last layer's 'sigmoid' turns its logits into values in (0, 1)"),
         Case("a hidden relu layer each way: 5 → 4 → 2 → 4 → 5",
              (x5, _stack(33, (5, 4, 2), ["relu", "linear"]), _stack(34, (2, 4, 5), ["relu", "sigmoid"])),
              hint="run the layers in order, each one reading the previous layer's output (h = layer(h)); the "
                   "decoder starts from z. 'relu' is max(a, 0), 'sigmoid' 1/(1 + e^(−a)), and 'linear' leaves a as "
                   "it is: the code z is linear here and may be negative"),
-        Case("square kernels: every layer 3 → 3",
-             (x3, _stack(35, (3, 3, 3), ["relu", "linear"]), _stack(36, (3, 3, 3), ["relu", "linear"])),
-             hint="with square kernels a mistake does not crash: use h @ kernel (kernel is (in, out), Keras's Dense "
-                  "layout), feed the decoder the code z (not x), and return (z, x_hat) in that order"),
         Case("a linear autoencoder: every activation is 'linear'",
              (x5, _stack(37, (5, 2), ["linear"]), _stack(38, (2, 5), ["linear"])),
              hint="read each layer's 'activation' instead of assuming one: 'linear' means no activation at all, "
                   "not even on the last layer"),
+        Case("square kernels: every layer 3 → 3",
+             (x3, _stack(35, (3, 3, 3), ["relu", "linear"]), _stack(36, (3, 3, 3), ["relu", "linear"])),
+             hint="with square kernels a mistake does not crash: use h @ kernel (kernel is (in, out), Keras's Dense "
+                  "layout), feed the decoder the code z (not x), and return (z, x_hat) in that order"),
         Case("huge logits (up to ±1e4): the sigmoid must not overflow",
              (f32([1.0, -1.0], [0.5, 2.0]), _stack(39, (2, 2), ["linear"], scale=3e3, bias=0.0),
               _stack(40, (2, 3), ["sigmoid"], scale=3.0, bias=0.0)),
