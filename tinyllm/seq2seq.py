@@ -84,10 +84,10 @@ def train_seq2seq(model, data, epochs: int = 7, batch_size: int = 128, validatio
 
 
 def inference_models(model):
-    """``(encoder, decoder_step)`` built from the trained model's own layers (shared weights, no copy).
+    """``(encoder, step_model)`` built from the trained model's own layers (shared weights, no copy).
 
     encoder:      encoder_inputs (b, S) → [h (b, u), c (b, u)]
-    decoder_step: [token (b, 1), h, c] → [logits (b, 1, V), h, c]
+    step_model: [token (b, 1), h, c] → [logits (b, 1, V), h, c]
     """
 
     cached = getattr(model, "_ch02_inference", None)
@@ -106,14 +106,14 @@ def inference_models(model):
     token = keras.Input((1,), dtype="int32")
     h_in, c_in = keras.Input((units,)), keras.Input((units,))
     y, h_out, c_out = layers["decoder_lstm"](layers["target_embedding"](token), initial_state=[h_in, c_in])
-    decoder_step = keras.Model([token, h_in, c_in], [layers["logits"](y), h_out, c_out], name="decoder_step")
-    model._ch02_inference = (encoder, decoder_step)
-    return encoder, decoder_step
+    step_model = keras.Model([token, h_in, c_in], [layers["logits"](y), h_out, c_out], name="decoder_step")
+    model._ch02_inference = (encoder, step_model)
+    return encoder, step_model
 
 
 def decoder_params(model) -> dict:
     """The decoder's weights of a :func:`build_seq2seq` model as float32 NumPy arrays, by the names of
-    ``ch02.decoder_step``: ``embedding`` (V, e); the LSTM's ``kernel`` (e, 4u), ``recurrent_kernel``
+    ``ch02.step_model``: ``embedding`` (V, e); the LSTM's ``kernel`` (e, 4u), ``recurrent_kernel``
     (u, 4u), ``bias`` (4u,) (gates i, f, c, o); the logits layer's ``dense_kernel`` (u, V), ``dense_bias`` (V,)."""
     numpy = lambda variable: keras.ops.convert_to_numpy(variable).astype(np.float32)  # noqa: E731
     cell, dense = model.get_layer("decoder_lstm").cell, model.get_layer("logits")
@@ -148,7 +148,7 @@ def greedy_decode(model, encoder_inputs, max_length: int, batch_size: int = 512)
 
     encoder_inputs = _check_encoder_inputs(encoder_inputs, None)
     max_length = require_positive_int(max_length, "max_length")
-    encoder, decoder_step = inference_models(model)
+    encoder, step_model = inference_models(model)
     outputs = []
     for begin in range(0, len(encoder_inputs), batch_size):
         batch = tf.constant(encoder_inputs[begin: begin + batch_size])
@@ -157,7 +157,7 @@ def greedy_decode(model, encoder_inputs, max_length: int, batch_size: int = 512)
         done = np.zeros(len(batch), bool)
         ids = np.zeros((len(batch), max_length), np.int32)
         for t in range(max_length):
-            logits, h, c = decoder_step([token, h, c], training=False)
+            logits, h, c = step_model([token, h, c], training=False)
             token = tf.argmax(logits[:, -1], axis=-1, output_type=tf.int32)[:, None]
             ids[:, t] = np.where(done, PAD_ID, token.numpy()[:, 0])
             done |= ids[:, t] == END_ID
