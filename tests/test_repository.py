@@ -1,10 +1,8 @@
 """The repository keeps its promises: pinned dependencies in step, README commands true,
 notebooks committed executed and clean of machine paths."""
 
-import json
 import re
 import subprocess
-from pathlib import Path
 
 import nbformat
 import pytest
