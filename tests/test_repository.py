@@ -115,12 +115,14 @@ def test_chinese_readme_in_step_with_english():
 
 def test_glossary_is_bilingual_and_linked_from_every_chapter():
     glossary = (ROOT / "docs" / "GLOSSARY.md").read_text(encoding="utf-8")
-    rows = re.findall(r'^\| <a id="([\w-]+)"></a>([^|]+)\| ([^|]+) \| (.+) \| (\d) \|$', glossary, re.M)
+    assert "| English | 中文 | definition | 定义 | ch |" in glossary
+    rows = re.findall(r'^\| <a id="([\w-]+)"></a>([^|]+)\| ([^|]+) \| (.+) \| ((?:[^|\\]|\\.)+) \| (\d) \|$', glossary, re.M)
     assert len(rows) >= 60
     anchors = [r[0] for r in rows]
     assert len(anchors) == len(set(anchors))
-    for anchor, english, chinese, definition, chapter in rows:
+    for anchor, english, chinese, definition, chinese_definition, chapter in rows:
         assert re.search(r"[\u4e00-\u9fff]", chinese), f"{english}: no Chinese term"
+        assert re.search(r"[\u4e00-\u9fff]", chinese_definition), f"{english}: no Chinese definition (定义)"
         assert 1 <= int(chapter) <= 5 and definition.strip()
     for path in chapter_notebooks():
         links = re.findall(r"GLOSSARY\.md#([\w-]+)", path.read_text(encoding="utf-8"))
