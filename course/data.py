@@ -5,6 +5,7 @@
 - :func:`load_text` — the course corpus, or any UTF-8 text file of the learner's, checked
 - :func:`load_digits_split` — scikit-learn's 8×8 digits (in its wheel), pixels in [0, 1]
 - :func:`load_translation_data` — chapter 2's English→French task (`data/seq2seq/`)
+- :func:`load_pretrained_gpt` — the mini GPT pre-trained for chapters 6 and 7 (`data/pretrained/`)
 """
 
 from __future__ import annotations
@@ -219,3 +220,47 @@ def load_digits_split(test_fraction: float = 0.25, seed: int = 0) -> Split:
         x, data.target, test_size=test_fraction, random_state=seed, stratify=data.target
     )
     return Split(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), list(data.feature_names))
+
+
+PRETRAINED_DIR = DATA_DIR / "pretrained"
+
+
+@dataclass
+class PretrainedGPT:
+    """The mini GPT that chapters 6 and 7 start from (``data/pretrained/make_pretrained.py``).
+
+    model      a built :class:`tinyllm.gpt.GPT` holding the pre-trained weights
+    tokenizer  the :class:`tinyllm.tokenizers.CharTokenizer` of the course corpus it was trained on
+    config     its :class:`tinyllm.gpt.GPTConfig`
+    info       how it was made and what it reached (steps, batch, val_loss in nats/char, …)
+    """
+
+    model: object
+    tokenizer: object
+    config: object
+    info: dict
+
+
+def load_pretrained_gpt(directory=None, name: str = "tiny_world_gpt") -> PretrainedGPT:
+    """A fresh copy of the shipped pre-trained mini GPT (each call builds a new model).
+
+    Raises ``FileNotFoundError`` naming the missing file and the script that makes it, and
+    ``ValueError`` when the record's vocabulary is not the course corpus's.
+    """
+    from tinyllm.gpt import GPTConfig, build_gpt
+    from tinyllm.tokenizers import CharTokenizer
+
+    directory = PRETRAINED_DIR if directory is None else Path(directory)
+    record_path, weights_path = directory / f"{name}.json", directory / f"{name}.weights.h5"
+    for path in (record_path, weights_path):
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found; make it with `python data/pretrained/make_pretrained.py`")
+    info = json.loads(record_path.read_text(encoding="utf-8"))
+    tokenizer = CharTokenizer(load_text())
+    if "".join(tokenizer.vocabulary) != info["vocabulary"]:
+        raise ValueError(f"{record_path} was trained with the vocabulary {info['vocabulary']!r}, but the course "
+                         f"corpus has {''.join(tokenizer.vocabulary)!r}")
+    config = GPTConfig(**info["model"])
+    model = build_gpt(config)
+    model.load_weights(weights_path)
+    return PretrainedGPT(model, tokenizer, config, info)
