@@ -52,31 +52,47 @@ class Choices:
         return options[i]
 
 
-def sentence(c: Choices, hero: str, place: str) -> str:
+def sentence(c: Choices, hero: str, place: str, events: list | None = None) -> str:
+    """One sentence about ``hero`` at ``place``; its event, as a tuple of words, is appended to ``events``.
+
+    Events: ("weather", w), ("see", adjective, animal), ("find", color, thing), ("feel", feeling, w),
+    ("count", number, animal), ("give", thing, friend). Recording them draws nothing, so the text
+    is the same with or without ``events``.
+    """
+    events = [] if events is None else events
     pronoun = HEROES[hero]
     possessive = "her" if pronoun == "she" else "his"
     kind = c.pick(["see", "find", "feel", "weather", "count", "give"], [3, 3, 2, 1, 2, 2])
     if kind == "weather":
-        return f"it was {c.pick(WEATHER)} at the {place}."
+        events.append(("weather", c.pick(WEATHER)))
+        return f"it was {events[-1][1]} at the {place}."
     who = c.pick([hero, pronoun])  # the subject: the hero's name or their pronoun
     if kind == "see":
-        return f"{who} saw a {c.pick(ADJECTIVES)} {c.pick(ANIMALS)} near the {place}."
+        events.append(("see", c.pick(ADJECTIVES), c.pick(ANIMALS)))
+        return f"{who} saw a {events[-1][1]} {events[-1][2]} near the {place}."
     if kind == "find":
-        return f"{who} found a {c.pick(COLORS)} {c.pick(THINGS)} and took it home."
+        events.append(("find", c.pick(COLORS), c.pick(THINGS)))
+        return f"{who} found a {events[-1][1]} {events[-1][2]} and took it home."
     if kind == "feel":
-        return f"{who} felt {c.pick(FEELINGS)} because the day was {c.pick(WEATHER)}."
+        events.append(("feel", c.pick(FEELINGS), c.pick(WEATHER)))
+        return f"{who} felt {events[-1][1]} because the day was {events[-1][2]}."
     if kind == "count":
-        return f"{who} counted {c.pick(COUNTS)} {c.pick(ANIMALS)}s in the {place}."
+        events.append(("count", c.pick(COUNTS), c.pick(ANIMALS)))
+        return f"{who} counted {events[-1][1]} {events[-1][2]}s in the {place}."
     friend = c.pick([h for h in HEROES if h != hero])
-    return f"{who} gave {possessive} {c.pick(THINGS)} to {friend}."
+    events.append(("give", c.pick(THINGS), friend))
+    return f"{who} gave {possessive} {events[-1][1]} to {friend}."
 
 
-def paragraph(c: Choices) -> str:
+def paragraph(c: Choices, story: dict | None = None) -> str:
+    """One story, ending with a newline. ``story``, when given, receives its hero, place and events."""
+    story = {} if story is None else story
     hero = c.pick(list(HEROES))
     place = c.pick(PLACES)
+    story.update(hero=hero, place=place, events=[])
     opening = f"one day {hero} went to the {place}."
     n_more = c.pick([1, 2, 3, 4])
-    sentences = [opening] + [sentence(c, hero, place) for _ in range(n_more)]
+    sentences = [opening] + [sentence(c, hero, place, story["events"]) for _ in range(n_more)]
     ending = c.pick(["the end.", f"then {hero} went home.", f"{HEROES[hero]} liked the {place}."])
     return " ".join(sentences + [ending]) + "\n"
 
