@@ -6,6 +6,7 @@
 - :func:`load_digits_split` — scikit-learn's 8×8 digits (in its wheel), pixels in [0, 1]
 - :func:`load_translation_data` — chapter 2's English→French task (`data/seq2seq/`)
 - :func:`load_pretrained_gpt` — the mini GPT pre-trained for chapters 6 and 7 (`data/pretrained/`)
+- :func:`load_summaries` — chapter 6's story → summary task (`data/summaries/`)
 """
 
 from __future__ import annotations
@@ -264,3 +265,53 @@ def load_pretrained_gpt(directory=None, name: str = "tiny_world_gpt") -> Pretrai
     model = build_gpt(config)
     model.load_weights(weights_path)
     return PretrainedGPT(model, tokenizer, config, info)
+
+
+SUMMARIES_DIR = DATA_DIR / "summaries"
+
+
+@dataclass
+class SummarySplit:
+    """One split of chapter 6's task: ``stories[i]`` (no newline) and its reference ``summaries[i]``."""
+
+    stories: list
+    summaries: list
+
+    def __len__(self) -> int:
+        return len(self.stories)
+
+
+@dataclass
+class SummaryData:
+    """Chapter 6's summarisation task (``data/summaries/make_summaries.py``): three splits and how they were made."""
+
+    train: SummarySplit
+    validation: SummarySplit
+    test: SummarySplit
+    info: dict
+
+
+def read_summaries(path) -> SummarySplit:
+    """A ``story<TAB>summary`` file, with errors that name the file and the line."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"summary file not found: {path} (make it with data/summaries/make_summaries.py)")
+    stories, summaries = [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        parts = line.split("\t")
+        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+            raise ValueError(f"{path.name} line {number}: expected 'story<TAB>summary', got {line[:60]!r}")
+        stories.append(parts[0])
+        summaries.append(parts[1])
+    if not stories:
+        raise ValueError(f"{path} holds no stories")
+    return SummarySplit(stories, summaries)
+
+
+def load_summaries(directory=None) -> SummaryData:
+    """Load chapter 6's train / validation / test stories and summaries, and ``info.json``."""
+    directory = SUMMARIES_DIR if directory is None else Path(directory)
+    splits = {name: read_summaries(directory / f"{name}.tsv") for name in ("train", "validation", "test")}
+    info_path = directory / "info.json"
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
+    return SummaryData(**splits, info=info)
