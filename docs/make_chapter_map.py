@@ -1,4 +1,4 @@
-"""Draw the chapter map (how the five chapters build on each other) for both READMEs.
+"""Draw the chapter map (how the seven chapters build on each other) for both READMEs.
 
     python docs/make_chapter_map.py      # writes docs/chapter_map.png
 
@@ -18,13 +18,15 @@ from matplotlib.patches import FancyBboxPatch  # noqa: E402
 OUT = Path(__file__).with_name("chapter_map.png")
 
 CHAPTERS = {  # id: (x, y, English, 中文, what it hands on)
-    1: (0.5, 3.0, "1  Logistic regression & ReLU", "逻辑回归与 ReLU", "softmax output, cross-entropy,\nbigram LM baseline"),
-    2: (0.5, 1.6, "2  LSTM seq2seq", "LSTM 编码器–解码器", "embeddings, teacher forcing,\nsequence loss, decoding"),
-    3: (3.6, 3.0, "3  Autoencoders", "自编码器", "reconstruction losses,\nautoencoding vs autoregressive"),
-    4: (3.6, 1.6, "4  Self-attention", "自注意力", "attention, masks, positions,\nTransformer block"),
-    5: (2.05, 0.2, "5  Mini GPT, distributed", "迷你 GPT 与分布式训练", "decoder-only Transformer\nunder tf.distribute"),
+    1: (0.5, 4.4, "1  Logistic regression & ReLU", "逻辑回归与 ReLU", "softmax output, cross-entropy,\nbigram LM baseline"),
+    2: (0.5, 3.0, "2  LSTM seq2seq", "LSTM 编码器–解码器", "embeddings, teacher forcing,\nsequence loss, decoding"),
+    3: (3.6, 4.4, "3  Autoencoders", "自编码器", "reconstruction losses,\nautoencoding vs autoregressive"),
+    4: (3.6, 3.0, "4  Self-attention", "自注意力", "attention, masks, positions,\nTransformer block"),
+    5: (2.05, 1.6, "5  Mini GPT, distributed", "迷你 GPT 与分布式训练", "decoder-only Transformer\nunder tf.distribute"),
+    6: (0.5, 0.2, "6  Fine-tuning", "从预训练到微调", "SFT with a loss mask, LoRA,\nscratch vs prompting, ROUGE-L"),
+    7: (3.6, 0.2, "7  Making it small", "模型压缩与加速", "KV cache, distillation,\nint8 quantization, pruning"),
 }
-EDGES = [(1, 2), (1, 3), (2, 4), (1, 5), (4, 5), (2, 5), (3, 5)]
+EDGES = [(1, 2), (1, 3), (2, 4), (1, 5), (4, 5), (2, 5), (3, 5), (5, 6), (5, 7)]
 
 
 def cjk_font():
@@ -37,9 +39,9 @@ def cjk_font():
 
 def main() -> None:
     font = cjk_font()
-    fig, ax = plt.subplots(figsize=(8, 5.2), dpi=80)
+    fig, ax = plt.subplots(figsize=(8, 6.6), dpi=80)
     ax.set_xlim(-0.2, 6.2)
-    ax.set_ylim(-0.4, 4.15)
+    ax.set_ylim(-0.4, 5.55)
     ax.axis("off")
     width, height = 2.1, 0.95
     for x, y, english, chinese, hands_on in CHAPTERS.values():
