@@ -133,6 +133,8 @@ def project_files(out: Path, notebooks: list) -> None:
     for name in COPIED_FILES:
         if (ROOT / name).is_file():
             shutil.copyfile(ROOT / name, out / name)
+    # course/bench.py compares against the PyTorch reference kept in bench/: ship them together
+    shutil.copytree(ROOT / "bench", out / "bench", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
     (out / "pyproject.toml").write_text(PYPROJECT.format(version=_version()), encoding="utf-8")
     (out / "Makefile").write_text(MAKEFILE, encoding="utf-8")
     (out / ".gitignore").write_text(".venv/\n__pycache__/\n*.egg-info/\n.ipynb_checkpoints/\n*.pyc\n", encoding="utf-8")

@@ -40,7 +40,8 @@ def in_edition(edition: Path, code: str, timeout: float = 600, cwd=None) -> subp
 @pytest.mark.slow
 def test_edition_holds_what_a_learner_needs_and_nothing_instructor_only(edition):
     for needed in ("README.md", "Makefile", "pyproject.toml", "requirements.txt", "course/__init__.py",
-                   "course/checking.py", "course/cases", "course/frozen", f"{LIBRARY}/__init__.py", "data", MARKER):
+                   "course/checking.py", "course/cases", "course/frozen", f"{LIBRARY}/__init__.py", "data", MARKER,
+                   "data/pretrained/tiny_world_gpt.weights.h5", "course/bench.py", "bench/torch_gpt_reference.py"):
         assert (edition / needed).exists(), needed
     for absent in ("solutions", "course/hidden", "tests", "docs", "course/grade.py", "course/release.py",
                    "course/sandbox.py", "course/sandbox_child.py", ".git"):
