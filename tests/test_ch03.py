@@ -302,3 +302,17 @@ def test_denoiser_trains_on_corrupted_inputs_against_clean_targets(digits):
     assert losses[-1] > model.evaluate(x, x, verbose=0)
     assert isinstance(model.layers[1], autoencoders.MaskingNoise)
     tf.debugging.assert_all_finite(tf.constant(losses), "losses")
+
+
+def test_training_progress_is_one_line_every_n_epochs(digits, capsys):
+    model = autoencoders.make_autoencoder(2, hidden_units=(8,), seed=0)
+    losses = autoencoders.train_autoencoder(model, digits.x_train[:64], epochs=5, batch_size=64, log_every=2)
+    lines = capsys.readouterr().out.splitlines()
+    # every 2 epochs, and after the last one; each line names the model and shows that epoch's loss
+    assert [line.split(",")[0] for line in lines] == [f"{model.name}: epoch {n}/5" for n in (2, 4, 5)]
+    assert lines[-1].endswith(f"loss {losses[-1]:.3f}")
+    autoencoders.train_autoencoder(model, digits.x_train[:64], epochs=1, batch_size=64)
+    assert capsys.readouterr().out == ""  # log_every=0 (the default): silent
+    for bad in (-1, 1.5, "10"):
+        with pytest.raises(ValueError, match="log_every must be a positive integer"):
+            autoencoders.train_autoencoder(model, digits.x_train[:64], epochs=1, log_every=bad)

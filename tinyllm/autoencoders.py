@@ -134,9 +134,12 @@ def autoencoder_layers(model) -> tuple:
     return layers(model.encoder), layers(model.decoder)
 
 
-def train_autoencoder(model, x_train, epochs: int = 300, batch_size: int = 256, seed: int = 0) -> list:
+def train_autoencoder(model, x_train, epochs: int = 300, batch_size: int = 256, seed: int = 0,
+                      log_every: int = 0) -> list:
     """Fit ``model`` to reproduce ``x_train`` (input = target = the clean images); returns the loss per epoch.
 
+    Self-supervised: the target is the input itself, no label is needed. ``log_every = n > 0``
+    prints one line every n epochs (and after the last) with the training loss.
     The images go in as a ``tf.data`` pipeline (reshuffled every epoch, then
     batched): for a model this small, ``fit`` on NumPy arrays spends several
     times longer slicing batches in Python than computing them.
@@ -146,13 +149,23 @@ def train_autoencoder(model, x_train, epochs: int = 300, batch_size: int = 256, 
     x_train = as_array(x_train, "x_train", ndim=2, dtype="float")
     epochs = require_positive_int(epochs, "epochs")
     batch_size = require_positive_int(batch_size, "batch_size")
+    callbacks = []
+    if log_every:
+        log_every = require_positive_int(log_every, "log_every")
+
+        def report(epoch, logs):
+            if (epoch + 1) % log_every == 0 or epoch + 1 == epochs:
+                print(f"{model.name}: epoch {epoch + 1}/{epochs}, loss {logs['loss']:.3f}")
+
+        callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=report))
     keras.utils.set_random_seed(seed)
     dataset = (
         tf.data.Dataset.from_tensor_slices((x_train, x_train))
         .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
     )
-    history = model.fit(dataset, epochs=epochs, shuffle=False, verbose=0)  # shuffle=False: the pipeline shuffles
+    # shuffle=False: the pipeline shuffles
+    history = model.fit(dataset, epochs=epochs, shuffle=False, verbose=0, callbacks=callbacks)
     return history.history["loss"]
 
 
