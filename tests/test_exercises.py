@@ -20,6 +20,7 @@ REQUIRED = {  # docs/CONTRACT.md: ids every edition must have, by chapter
     "ch04": ["causal_mask", "scaled_dot_product_attention", "sinusoidal_positional_encoding",
              "multi_head_self_attention", "transformer_block"],
     "ch05": ["lm_inputs_and_targets", "top_k_logits", "top_p_logits", "perplexity", "gpt_forward"],
+    "ch06": ["build_sft_example", "lora_forward", "rouge_l_f1"],
     "ch07": ["distillation_loss", "quantize_int8", "magnitude_prune"],
 }
 
