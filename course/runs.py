@@ -75,9 +75,12 @@ class TrainResult:
 
 
 def make_progress(total: int, start: int):
-    """``update(step, loss)``: Keras's progress bar in a terminal or notebook, a plain line per 10% in a log."""
+    """``update(step, loss)``: Keras's progress bar in a terminal, a plain line per 10% in a notebook or a log.
 
-    if sys.stdout.isatty() or "ipykernel" in sys.modules:
+    A notebook gets plain lines because a saved notebook would keep every redrawn frame of a bar.
+    """
+
+    if sys.stdout.isatty():
         bar = keras.utils.Progbar(total, stateful_metrics=["loss"])
         bar.update(start)
         return lambda step, loss: bar.update(step, [("loss", loss)])
