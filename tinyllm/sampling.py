@@ -54,14 +54,18 @@ def next_token_logits(model, token_ids):
 
 
 def generate(model, prompt_ids, max_new_tokens: int, temperature: float = 1.0, top_k=None, top_p=None,
-             seed: int = 0) -> np.ndarray:
+             seed: int = 0, use_cache: bool = True) -> np.ndarray:
     """Continue ``prompt_ids`` ((t,) or (b, t) ints) by ``max_new_tokens`` tokens; returns the whole ids.
 
     ``temperature=0`` is greedy decoding (argmax). Otherwise the logits are
     divided by the temperature, filtered (``top_k``, ``top_p``) and sampled with
     a stateless RNG keyed by (seed, position): the same seed gives the same text.
+    With ``use_cache`` the keys and values of the tokens already read are kept
+    (chapter 7's KV cache): the same logits, without rereading the whole context.
     """
     import tensorflow as tf
+
+    from tinyllm.kv_cache import cached_next_token_logits
 
     ids = np.asarray(prompt_ids, dtype=np.int32)
     single = ids.ndim == 1
@@ -77,8 +81,12 @@ def generate(model, prompt_ids, max_new_tokens: int, temperature: float = 1.0, t
         raise ValueError(f"top_k must lie in [1, {model.config.vocabulary_size}] (the vocabulary size), got {top_k}")
     if top_p is not None and not 0.0 < top_p <= 1.0:
         raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
+    cache = None
     for i in range(max_new_tokens):
-        logits = next_token_logits(model, ids)
+        if use_cache:
+            logits, cache = cached_next_token_logits(model, ids, cache)
+        else:
+            logits = next_token_logits(model, ids)
         if temperature == 0:
             token = tf.argmax(logits, axis=-1, output_type=tf.int32)
         else:
