@@ -6,7 +6,7 @@ builds it (``python -m course.library check`` proves it); later chapters import 
     chapter 1  validation, logistic_regression, relu_networks, tokenizers (CharTokenizer), bigram
     chapter 2  tokenizers (Vocabulary), recurrence, seq2seq, sequence_metrics
     chapter 3  autoencoders
-    chapter 4  attention, transformer
+    chapter 4  attention, transformer, attention_seq2seq
     chapter 5  tokenizers (ByteTokenizer), text_data, gpt, sampling, distributed
 
 Keras runs on TensorFlow here: the backend is fixed before any module imports Keras.
