@@ -89,3 +89,75 @@ def test_char_tokenizer_round_trip_including_chinese():
 def test_bigram_counts_beat_unigram_on_structured_text():
     ids = np.array([0, 1, 2] * 200, np.int64)
     assert bigram.bigram_counts_cross_entropy(ids, ids, 3) < 0.05 < bigram.unigram_cross_entropy(ids, ids, 3)
+
+
+def test_naive_bayes_equals_scikit_learn_and_its_linear_logit():
+    from sklearn.naive_bayes import GaussianNB
+
+    from tinyllm.naive_bayes import GaussianNaiveBayes
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 20)
+    x = rng.normal(size=(60, 4)) * (1 + y[:, None]) + y[:, None]
+    ours = GaussianNaiveBayes(shared_variance=False).fit(x, y)
+    np.testing.assert_allclose(ours.predict_proba(x), GaussianNB().fit(x, y).predict_proba(x), atol=1e-10)
+    binary = y < 2
+    shared = GaussianNaiveBayes(shared_variance=True).fit(x[binary], y[binary])
+    w, b = shared.as_logistic_regression()
+    np.testing.assert_allclose(shared.predict_proba(x)[:, 1], 1 / (1 + np.exp(-(x @ w + b))), atol=1e-12)
+    assert np.allclose(shared.variances[0], shared.variances[1])
+
+
+def test_batched_logistic_regressions_equal_one_at_a_time():
+    from tinyllm.naive_bayes import train_logistic_regressions
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    y = (x @ np.array([1.0, -1.0, 0.5]) + 0.3 * rng.normal(size=40) > 0).astype(np.float32)
+    mask = np.zeros((2, 40), np.float32)
+    mask[0, :15], mask[1] = 1, 1
+    w, b = train_logistic_regressions(np.stack([x, x]), np.stack([y, y]), mask, steps=50)
+    for row, rows in enumerate([slice(0, 15), slice(None)]):
+        w_one, b_one, _ = logistic_regression.train_logistic_regression(x[rows], y[rows], steps=50)
+        np.testing.assert_allclose(w[row], w_one, atol=1e-5)
+        assert b[row] == pytest.approx(b_one, abs=1e-5)
+
+
+def test_learning_curves_shape_and_a_separable_case():
+    from tinyllm.naive_bayes import learning_curves
+
+    rng = np.random.default_rng(2)
+    y = np.tile([0, 1], 60)
+    x = (rng.normal(size=(120, 2)) + 6 * y[:, None]).astype(np.float32)  # Bayes error 1e-5
+    curves = learning_curves(x[:80], y[:80], x[80:], y[80:], sizes=[6, 80], repeats=3, seed=0)
+    assert set(curves) == {"naive Bayes", "logistic regression"}
+    for errors in curves.values():
+        assert errors.shape == (2, 3) and errors[1].max() <= 0.05  # well-separated blobs
+
+
+@pytest.mark.parametrize(
+    "call,words",
+    [
+        (lambda nb: nb.fit(np.ones((4, 2)), [0, 0, 2, 2]), "every class"),
+        (lambda nb: nb.fit(np.ones((4, 2)), [0, 1, 1]), "same number of rows"),
+        (lambda nb: nb.fit(np.ones((4, 2)), [0, 1, -1, 1]), "non-negative"),
+        (lambda nb: nb.fit(np.ones((4, 2)), [0, 1, 0, 1]).log_joint(np.ones((2, 3))), "2 features"),
+        (lambda nb: nb.fit(np.ones((6, 2)), [0, 1, 2, 0, 1, 2]).as_logistic_regression(), "two-class"),
+    ],
+)
+def test_naive_bayes_bad_input(call, words):
+    from tinyllm.naive_bayes import GaussianNaiveBayes
+
+    with pytest.raises(ValueError) as info:
+        call(GaussianNaiveBayes())
+    assert words in str(info.value)
+
+
+def test_learning_curves_bad_sizes():
+    from tinyllm.naive_bayes import learning_curves, train_logistic_regressions
+
+    x, y = np.ones((10, 2), np.float32), np.tile([0, 1], 5)
+    with pytest.raises(ValueError, match=r"sizes must lie in \[4, 10\]"):
+        learning_curves(x, y, x, y, sizes=[2, 10])
+    with pytest.raises(ValueError, match="every mask row"):
+        train_logistic_regressions(x[None], y[None], np.zeros((1, 10)))

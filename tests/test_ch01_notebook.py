@@ -16,7 +16,13 @@ from notebooks import (  # noqa: F401 - the tests every chapter shares
 CHAPTER = "ch01"
 VARIABLES = ("test_accuracy", "keras_test_accuracy", "majority_baseline", "max_weight_difference",
              "linear_accuracy", "mlp_accuracy", "sigmoid_first_to_last", "relu_first_to_last",
-             "unigram_val_loss", "bigram_counts_val_loss", "bigram_val_loss", "entropy_rate")
+             "unigram_val_loss", "bigram_counts_val_loss", "bigram_val_loss", "entropy_rate",
+             "sklearn_max_difference", "linear_logit_difference", "naive_bayes_error", "per_class_bayes_error",
+             "logistic_error", "training_sizes", "mean_bayes", "mean_logistic", "sizes_where_bayes_wins",
+             "sizes_within_spread",
+             "bayes_left_after_40", "logistic_left_after_40", "radius_perimeter_correlation",
+             "radius_area_correlation", "error_rate_gradient", "bce_gradient_norm", "sigmoid_shrink_per_layer",
+             "relu_largest_to_smallest", "bigram_word_fraction", "unigram_word_fraction")
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -41,9 +47,44 @@ def test_relu_mlp_beats_linear_on_non_separable_data(r):
     assert mlp["moons"] >= 0.95 and mlp["moons"] > linear["moons"] + 0.05  # measured 0.993 vs 0.875
 
 
+def test_naive_bayes_is_the_generative_twin_of_logistic_regression(r):
+    assert r["sklearn_max_difference"] < 1e-9  # measured 1.0e-14: same estimates as scikit-learn's GaussianNB
+    assert r["linear_logit_difference"] < 1e-9  # measured 3.2e-15: Bayes' rule = σ(w·x + b) exactly
+    # "with every training example, the discriminative model makes fewer mistakes"
+    assert 0.05 <= r["naive_bayes_error"] <= 0.12  # measured 0.084 (12/143)
+    assert 0.05 <= r["per_class_bayes_error"] <= 0.12  # measured 0.091 (13/143)
+    assert r["logistic_error"] < r["naive_bayes_error"] - 0.02  # measured 0.035 vs 0.084
+
+
+def test_learning_curves_show_no_crossover_and_an_early_naive_bayes_plateau(r):
+    assert len(r["mean_bayes"]) == len(r["mean_logistic"]) == len(r["training_sizes"]) == 8
+    # The prose says: no size where naive Bayes wins (measured: none; the closest, n = 10, 0.103 vs 0.093).
+    assert r["sizes_where_bayes_wins"] == []
+    # ... the gap is within one standard deviation with few examples (measured [6, 10, 20, 40]) ...
+    assert {6, 10} <= set(r["sizes_within_spread"]) and 320 not in r["sizes_within_spread"]
+    # ... naive Bayes is at its plateau after 40 examples, logistic regression still improving
+    # (measured -0.000 and +0.031; bands: a plateau is within ±0.01, still improving is > 0.015).
+    assert abs(r["bayes_left_after_40"]) <= 0.01
+    assert r["logistic_left_after_40"] >= 0.015
+    assert r["mean_logistic"][0] > r["mean_logistic"][-1] + 0.05  # measured 0.114 at n = 6 → 0.035 at 426
+    assert all(a > b for a, b in zip(r["mean_logistic"][3:], r["mean_logistic"][4:]))  # falls from 40 to 426
+
+
+def test_naive_bayes_assumption_is_wrong_for_these_features(r):
+    assert r["radius_perimeter_correlation"] > 0.95  # measured 0.997 among benign tumours
+    assert r["radius_area_correlation"] > 0.95  # measured 0.995
+
+
+def test_error_rate_has_no_gradient_cross_entropy_has_one(r):
+    assert r["error_rate_gradient"] is None  # the comparison logits > 0 is not differentiable
+    assert r["bce_gradient_norm"] > 1e-5  # measured 7.4e-03
+
+
 def test_vanishing_gradients(r):
     assert r["sigmoid_first_to_last"] < 1e-4  # measured 2.9e-08
     assert 0.05 < r["relu_first_to_last"] < 20  # measured 0.39
+    assert 3.0 < r["sigmoid_shrink_per_layer"] < 8.0  # measured 4.8: "a few times smaller per layer"
+    assert r["relu_largest_to_smallest"] < 10  # measured 3.1: "the same order"
 
 
 def test_bigram_language_model(r):
@@ -51,3 +92,5 @@ def test_bigram_language_model(r):
     assert r["bigram_val_loss"] < r["unigram_val_loss"] - 0.8  # measured 1.885 vs 2.829
     assert abs(r["bigram_val_loss"] - r["bigram_counts_val_loss"]) < 0.03  # gradient descent finds the MLE (1.883)
     assert r["entropy_rate"] < r["bigram_val_loss"] - 1.0  # 0.158: room left for chapter 5
+    # "a larger share of its words are words of the corpus than in the unigram letter soup"
+    assert r["bigram_word_fraction"] > r["unigram_word_fraction"] + 0.03  # measured 10% vs 3%

@@ -35,9 +35,9 @@ def predict_proba(model, x):
 def layer_gradient_norms(activation: str, depth: int = 12, width: int = 64, seed: int = 0):
     """‖∂loss/∂kernel‖ for each layer of a deep ``activation`` network at initialisation.
 
-    Shows vanishing gradients: with sigmoid the norms shrink by roughly 4× per
-    layer going backwards (σ' ≤ 1/4); with ReLU (He initialisation) they stay
-    of the same order.
+    Shows vanishing gradients: with sigmoid the norms shrink geometrically going
+    backwards, since every layer multiplies the gradient by σ' ≤ 1/4; with ReLU
+    (He initialisation) they stay of the same order.
     """
     import tensorflow as tf
 
