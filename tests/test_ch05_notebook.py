@@ -61,9 +61,9 @@ def test_greedy_generation_equals_keras_hub(r):
 
 
 def test_distribution_paths_agree(r):
-    # measured: 3.1e-06 for fit under 2 replicas, the custom loop and the resumed run vs model.fit on one device
+    # measured: 2.0e-06 for fit under 2 replicas, the custom loop and the resumed run vs model.fit on one device
     for name in ("fit_difference", "loop_difference", "resume_difference"):
         assert r[name] < 2e-5, name
-    # measured: both workers 2.429715, the in-notebook run 2.8e-07 away
+    # measured: both workers 2.429715, the in-notebook run 3.4e-07 away
     assert len(r["worker_losses"]) == 2 and r["worker_losses"][0] == r["worker_losses"][1]
     assert np.allclose(r["worker_losses"], r["resumed_val_loss"], atol=1e-5)
