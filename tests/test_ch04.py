@@ -9,7 +9,7 @@ import keras_hub
 from keras import ops
 
 from course.data import load_translation_data
-from tinyllm import seq2seq, transformer
+from tinyllm import attention_seq2seq, seq2seq, transformer
 from solutions.ch04 import (BLOCK_KEYS, causal_mask, multi_head_self_attention, scaled_dot_product_attention,
                             sinusoidal_positional_encoding, transformer_block)
 from tinyllm.attention import copy_keras_mha_weights, MultiHeadSelfAttention
@@ -392,3 +392,61 @@ def test_seq2seq_trains_with_chapter_2_functions():
     assert history.history["val_token_accuracy"][-1] > 0.6
     predicted = seq2seq.greedy_decode_full(model, data.test.encoder_inputs[:64], max_length=data.test.targets.shape[1])
     assert predicted.shape == (64, data.test.targets.shape[1])
+
+
+# --------------------------------------------------------------------------- chapter 2's LSTM with attention
+
+
+def _tiny_attention_seq2seq():
+    return attention_seq2seq.build_attention_seq2seq(12, 10, embedding_dim=8, units=16)
+
+
+def test_attention_lstm_is_chapter_2s_model_plus_attention():
+    """Same layers and weights as build_seq2seq but for the logits layer, which also reads the context (u·V more)."""
+    plain = seq2seq.build_seq2seq(12, 10, embedding_dim=8, units=16)
+    attended = _tiny_attention_seq2seq()
+    assert attended.count_params() == plain.count_params() + 16 * 10
+    for name in ("source_embedding", "encoder_lstm", "target_embedding", "decoder_lstm"):
+        assert [w.shape for w in attended.get_layer(name).get_weights()] == \
+               [w.shape for w in plain.get_layer(name).get_weights()]
+    assert attended.get_layer("attention").score_mode == "dot" and not attended.get_layer("attention").use_scale
+
+
+def test_attention_lstm_decoder_is_causal_and_ignores_source_padding():
+    model = _tiny_attention_seq2seq()
+    source = np.array([[3, 4, 5, 0, 0]])
+    target = np.array([[1, 6, 7, 8]])
+    logits = ops.convert_to_numpy(model([source, target]))
+    assert logits.shape == (1, 4, 10)
+    later_changed = ops.convert_to_numpy(model([source, np.array([[1, 6, 9, 9]])]))
+    np.testing.assert_allclose(later_changed[:, :2], logits[:, :2], atol=1e-6)  # steps 0-1 never see steps 2-3
+    unpadded = ops.convert_to_numpy(model([source[:, :3], target]))
+    np.testing.assert_allclose(unpadded, logits, atol=1e-6)  # padding of the source is invisible
+
+
+def test_attention_lstm_weights_are_distributions_over_real_tokens():
+    model = _tiny_attention_seq2seq()
+    source = np.array([[3, 4, 5, 0, 0], [6, 7, 8, 9, 10]])
+    target = np.array([[1, 6, 7], [1, 2, 3]])
+    weights = attention_seq2seq.lstm_attention_weights(model, source, target)
+    assert weights.shape == (2, 3, 5)
+    np.testing.assert_allclose(weights.sum(axis=-1), 1.0, atol=1e-6)
+    assert np.all(weights[0, :, 3:] == 0)  # no weight on the padded source tokens
+    with pytest.raises(ValueError, match="same number of rows"):
+        attention_seq2seq.lstm_attention_weights(model, source, target[:1])
+    with pytest.raises(ValueError, match="build_attention_seq2seq"):
+        attention_seq2seq.lstm_attention_weights(_tiny_seq2seq(), source, target)
+    with pytest.raises(ValueError, match="units must be a positive integer"):
+        attention_seq2seq.build_attention_seq2seq(12, 10, units=0)
+
+
+@pytest.mark.parametrize("build", [_tiny_attention_seq2seq, _tiny_seq2seq])
+def test_compiled_greedy_decode_gives_greedy_decode_fulls_ids(build):
+    model = build()
+    source = np.random.default_rng(0).integers(3, 12, (40, 6))
+    source[::3, 4:] = 0  # some padded rows
+    expected = seq2seq.greedy_decode_full(model, source, max_length=7, batch_size=16)
+    np.testing.assert_array_equal(attention_seq2seq.compiled_greedy_decode(model, source, max_length=7,
+                                                                           batch_size=16), expected)
+    with pytest.raises(ValueError, match="all padding"):
+        attention_seq2seq.compiled_greedy_decode(model, np.zeros((2, 3), int), max_length=7)
