@@ -19,7 +19,7 @@ VARIABLES = ("score_variance", "scaled_score_variance", "max_weight_unscaled", "
              "permutation_error", "permutation_change_with_positions", "similarity_peak_position",
              "similarity_peak", "similarity_four_away", "similarity_far",
              "exact_match_by_model", "longest_exact_match_by_model", "parameters_by_model",
-             "attention_extra_parameters", "sentences_per_length", "lstm_alignment_accuracy",
+             "attention_extra_parameters", "sentences_per_length", "validation_accuracy_by_model", "lstm_alignment_accuracy",
              "transformer_alignment_accuracy", "transformer_particles_on_verb", "phrase_reads_preposition",
              "reads_ahead", "mean_largest_weight")
 
@@ -77,6 +77,18 @@ def test_three_models_on_chapter_2s_task(r):
     assert exact[TRANSFORMER] >= 0.95
     assert abs(exact[TRANSFORMER] - exact[ATTENTION_LSTM]) < 0.05
     assert longest[TRANSFORMER] >= exact[TRANSFORMER] - 0.05
+    # measured: 1.000 on 13-15 words as overall: "translates the long sentences as well as the short ones"
+    assert longest[ATTENTION_LSTM] >= exact[ATTENTION_LSTM] - 0.02
+
+
+def test_training_logs_say_what_the_prose_says(r):
+    validation = r["validation_accuracy_by_model"]  # teacher-forced validation token accuracy per epoch
+    # measured: LSTM 0.9787 → 0.9868 in its last epoch ("still rising"); LSTM + attention 1.0000 ("reached 1.0000")
+    assert validation[PLAIN][-1] > validation[PLAIN][-2]
+    assert validation[ATTENTION_LSTM][-1] >= 0.99995
+    # measured: Transformer 0.9991 0.9993 0.9991 0.9987 1.0000 0.9985 from epoch 2 ("goes up and down")
+    later = validation[TRANSFORMER][1:]
+    assert min(later) > 0.995 and any(b < a for a, b in zip(later, later[1:]))
 
 
 def test_the_comparison_is_matched_as_stated(r):
