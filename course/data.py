@@ -2,6 +2,7 @@
 
 - :func:`load_breast_cancer_split` — scikit-learn's breast-cancer set (in its wheel), standardised
 - :func:`make_2d_dataset` — small 2-D sets for decision boundaries (xor, moons, circles, blobs)
+- :func:`make_redundant_features_dataset` — Gaussian features, three of them one measurement repeated (naive Bayes's trap)
 - :func:`load_text` — the course corpus, or any UTF-8 text file of the learner's, checked
 - :func:`load_digits_split` — scikit-learn's 8×8 digits (in its wheel), pixels in [0, 1]
 - :func:`load_translation_data` — chapter 2's English→French task (`data/seq2seq/`)
@@ -76,6 +77,35 @@ def make_2d_dataset(name: str, n: int = 400, noise: float = 0.1, seed: int = 0) 
     else:
         raise ValueError(f"unknown 2-D dataset {name!r}; choose one of xor, moons, circles, blobs")
     return x.astype(np.float32), y.astype(np.float32)
+
+
+REDUNDANT_INDEPENDENT, REDUNDANT_COPIES = 20, 3
+REDUNDANT_SHIFT, REDUNDANT_LATENT_SHIFT, REDUNDANT_COPY_NOISE = 0.3, 0.4, 0.3
+
+
+def make_redundant_features_dataset(n: int, seed: int = 0) -> tuple:
+    """``(x (n, 23) float32, y (n,) float32 in {0, 1})``: independent features plus one repeated measurement.
+
+    Drawn as follows, with s = 2y − 1 = ±1:
+
+    - y is a fair coin flip;
+    - features 0 … 19 are independent given y, each x_j ~ N(0.3 s, 1);
+    - a latent z ~ N(0.4 s, 1), independent of them, is measured three times:
+      features 20, 21, 22 are z + N(0, 0.3²), with independent noise.
+
+    The three copies carry one weak piece of evidence, yet given y they are
+    correlated (1 / 1.09 ≈ 0.92), so naive Bayes, which multiplies them as if
+    independent, counts it three times. The classes are Gaussians with one shared
+    covariance, so the best classifier is linear: logistic regression can reach it.
+    """
+    n = require_positive_int(n, "n")
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, size=n)
+    sign = (2 * y - 1)[:, None]
+    independent = rng.normal(REDUNDANT_SHIFT * sign, 1.0, size=(n, REDUNDANT_INDEPENDENT))
+    latent = rng.normal(REDUNDANT_LATENT_SHIFT * sign, 1.0, size=(n, 1))
+    copies = latent + rng.normal(0.0, REDUNDANT_COPY_NOISE, size=(n, REDUNDANT_COPIES))
+    return np.hstack([independent, copies]).astype(np.float32), y.astype(np.float32)
 
 
 def load_text(path=None, min_chars: int = 2) -> str:

@@ -108,6 +108,32 @@ def test_naive_bayes_equals_scikit_learn_and_its_linear_logit():
     assert np.allclose(shared.variances[0], shared.variances[1])
 
 
+
+def test_redundant_features_dataset():
+    from course.data import make_redundant_features_dataset
+
+    x, y = make_redundant_features_dataset(5000, seed=3)
+    assert x.shape == (5000, 23) and y.shape == (5000,) and x.dtype == np.float32 and y.dtype == np.float32
+    assert set(np.unique(y)) == {0.0, 1.0} and abs(y.mean() - 0.5) < 0.03  # a fair coin
+    again_x, again_y = make_redundant_features_dataset(5000, seed=3)
+    np.testing.assert_array_equal(x, again_x)
+    np.testing.assert_array_equal(y, again_y)
+    assert not np.array_equal(make_redundant_features_dataset(50, seed=4)[0], make_redundant_features_dataset(50, seed=5)[0])
+    sign = 2 * y - 1
+    assert np.allclose((x * sign[:, None]).mean(axis=0), [0.3] * 20 + [0.4] * 3, atol=0.05)  # class shifts
+    within = x[y == 1] - x[y == 1].mean(axis=0)
+    correlation = np.corrcoef(within.T)
+    assert np.all(correlation[20:, 20:][~np.eye(3, dtype=bool)] > 0.88)  # copies: 1 / 1.09 = 0.92
+    assert np.abs(correlation[:20, :20][~np.eye(20, dtype=bool)]).max() < 0.1  # the rest independent
+
+
+@pytest.mark.parametrize("n", [0, -3, 2.5, "10", True])
+def test_redundant_features_dataset_bad_n(n):
+    from course.data import make_redundant_features_dataset
+
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        make_redundant_features_dataset(n)
+
 def test_batched_logistic_regressions_equal_one_at_a_time():
     from tinyllm.naive_bayes import train_logistic_regressions
 

@@ -22,7 +22,10 @@ VARIABLES = ("test_accuracy", "keras_test_accuracy", "majority_baseline", "max_w
              "sizes_within_spread",
              "bayes_left_after_40", "logistic_left_after_40", "radius_perimeter_correlation",
              "radius_area_correlation", "error_rate_gradient", "bce_gradient_norm", "sigmoid_shrink_per_layer",
-             "relu_largest_to_smallest", "bigram_word_fraction", "unigram_word_fraction")
+             "relu_largest_to_smallest", "bigram_word_fraction", "unigram_word_fraction",
+             "bayes_error", "naive_bayes_limit", "large_sample_bayes_error", "redundant_sizes", "separated_counts",
+             "mean_bayes_redundant", "mean_logistic_redundant", "bayes_ahead", "logistic_ahead", "crossover_between",
+             "gap_at_16", "spread_at_16", "relative_weight_gaps", "early_minus_long")
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -69,6 +72,34 @@ def test_learning_curves_show_no_crossover_and_an_early_naive_bayes_plateau(r):
     assert r["mean_logistic"][0] > r["mean_logistic"][-1] + 0.05  # measured 0.114 at n = 6 → 0.035 at 426
     assert all(a > b for a, b in zip(r["mean_logistic"][3:], r["mean_logistic"][4:]))  # falls from 40 to 426
 
+
+
+def test_redundant_features_show_the_crossover(r):
+    # The limits are computed from the distribution (exact up to rounding): measured 0.0810 and 0.0997.
+    assert 0.079 < r["bayes_error"] < 0.083 and 0.098 < r["naive_bayes_limit"] < 0.102
+    # Naive Bayes on 200 000 examples lands on its limit (measured 0.098; 20 000 test examples: std 0.002).
+    assert abs(r["large_sample_bayes_error"] - r["naive_bayes_limit"]) < 0.006
+    sizes, nb, lr = r["redundant_sizes"], r["mean_bayes_redundant"], r["mean_logistic_redundant"]
+    assert sizes == [16, 32, 64, 128, 256, 512, 1024, 2048]
+    # Separable training sets: measured 20, 20, 20, 12, 0, 0, 0, 0 out of 20.
+    assert r["separated_counts"][:3] == [20, 20, 20] and r["separated_counts"][4:] == [0, 0, 0, 0]
+    # The prose states the crossover interval the cell prints: naive Bayes ahead at 32-256, LR from 512.
+    assert r["bayes_ahead"] == [32, 64, 128, 256] and r["logistic_ahead"] == [16, 512, 1024, 2048]
+    assert tuple(r["crossover_between"]) == (256, 512)
+    # Naive Bayes ahead by a margin with few examples (measured 0.031, 0.029, 0.017 at 32, 64, 128) ...
+    assert all(lr[i] - nb[i] > 0.01 for i in (1, 2, 3))
+    # ... logistic regression ahead by a margin with many (measured 0.014, 0.018 at 1024, 2048).
+    assert all(nb[i] - lr[i] > 0.008 for i in (6, 7))
+    # "neither is ahead by more than the spread" at 16 (measured +0.006 against std 0.039).
+    assert abs(r["gap_at_16"]) < r["spread_at_16"]
+    # Naive Bayes near its limit by 256 (measured 0.102 vs 0.100), LR at the Bayes error by 2048 (0.081 vs 0.081).
+    assert abs(nb[4] - r["naive_bayes_limit"]) < 0.006 and abs(lr[7] - r["bayes_error"]) < 0.004
+    # 3000 steps: a few per cent from the minimum at 256 (measured 4.8e-2), under 1 % from 512 (max 2.2e-3).
+    gaps = {int(n): gap for n, gap in r["relative_weight_gaps"].items()}  # keys come back as text
+    assert gaps[256] < 0.1 and max(gaps[n] for n in (512, 1024, 2048)) < 0.01
+    # Early stopping helps up to 256 (measured -0.005 ... -0.017) and agrees to 0.001 from 512 on.
+    assert all(d < 0 for d in r["early_minus_long"][:5]) and r["early_minus_long"][2] < -0.005
+    assert all(abs(d) <= 0.0015 for d in r["early_minus_long"][5:])
 
 def test_naive_bayes_assumption_is_wrong_for_these_features(r):
     assert r["radius_perimeter_correlation"] > 0.95  # measured 0.997 among benign tumours

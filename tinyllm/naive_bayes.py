@@ -16,6 +16,7 @@ regression, fitted by a different criterion (Ng & Jordan, 2002).
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
 from tinyllm.validation import as_array, require_positive_int
 
@@ -91,8 +92,6 @@ def train_logistic_regressions(x, y, mask, steps: int = 300, learning_rate: floa
     as ``train_logistic_regression``; stacking m problems makes one graph do
     m trainings. Returns ``(w (m, d), b (m,))``.
     """
-    import tensorflow as tf
-
     x = tf.constant(as_array(x, "x", ndim=3, dtype="float"), tf.float32)
     y = tf.constant(as_array(y, "y", ndim=2, dtype="float"), tf.float32)
     mask = tf.constant(as_array(mask, "mask", ndim=2, dtype="float"), tf.float32)
@@ -100,25 +99,30 @@ def train_logistic_regressions(x, y, mask, steps: int = 300, learning_rate: floa
         expected = tuple(x.shape[:2])
         raise ValueError(f"y and mask must have shape {expected}, got {tuple(y.shape)} and {tuple(mask.shape)}")
     steps = require_positive_int(steps, "steps")
-    kept = tf.reduce_sum(mask, axis=1)
-    if float(tf.reduce_min(kept)) < 1:
+    if float(tf.reduce_min(tf.reduce_sum(mask, axis=1))) < 1:
         raise ValueError("every mask row must keep at least one example")
-    w = tf.Variable(tf.zeros([x.shape[0], x.shape[2]]))
-    b = tf.Variable(tf.zeros([x.shape[0]]))
-
-    @tf.function
-    def train():
-        for _ in tf.range(steps):
-            with tf.GradientTape() as tape:
-                logits = tf.einsum("mnd,md->mn", x, w) + b[:, None]
-                per_example = tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits)
-                loss = tf.reduce_sum(tf.reduce_sum(per_example * mask, axis=1) / kept)  # sum of m means
-            dw, db = tape.gradient(loss, [w, b])
-            w.assign_sub(learning_rate * dw)
-            b.assign_sub(learning_rate * db)
-
-    train()
+    w, b = stacked_gradient_descent(x, y, mask, tf.constant(steps), tf.constant(learning_rate, tf.float32))
     return w.numpy(), b.numpy()
+
+
+@tf.function(input_signature=[tf.TensorSpec([None, None, None], tf.float32), tf.TensorSpec([None, None], tf.float32),
+                              tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([], tf.int32),
+                              tf.TensorSpec([], tf.float32)])
+def stacked_gradient_descent(x, y, mask, steps, learning_rate):
+    """The loop of ``train_logistic_regressions``: one graph, traced once for every (m, n, d)."""
+    kept = tf.reduce_sum(mask, axis=1)
+    w = tf.zeros(tf.stack([tf.shape(x)[0], tf.shape(x)[2]]))
+    b = tf.zeros(tf.shape(x)[:1])
+    for _ in tf.range(steps):
+        with tf.GradientTape() as tape:
+            tape.watch([w, b])
+            logits = tf.einsum("mnd,md->mn", x, w) + b[:, None]
+            per_example = tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits)
+            loss = tf.reduce_sum(tf.reduce_sum(per_example * mask, axis=1) / kept)  # sum of m means
+        dw, db = tape.gradient(loss, [w, b])
+        w -= learning_rate * dw
+        b -= learning_rate * db
+    return w, b
 
 
 def learning_curves(x_train, y_train, x_test, y_test, sizes, repeats: int = 20, seed: int = 0) -> dict:
