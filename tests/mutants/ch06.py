@@ -264,5 +264,5 @@ def rouge_library(candidate, reference):
 ALTERNATIVES = {
     "ch06.build_sft_example": [sft_by_lists, sft_from_positions],
     "ch06.lora_forward": [lora_merged_kernel, lora_keras_dense, lora_einsum],
-    "ch06.rouge_l_f1": [rouge_recursive],
+    "ch06.rouge_l_f1": [rouge_recursive, rouge_library],
 }

@@ -1,0 +1,338 @@
+"""Chapter 6 — supervised fine-tuning (SFT) of a pre-trained GPT: examples with a loss mask, the masked
+training step, greedy decoding to an end token, exact match and ROUGE-L, and LoRA.
+
+    s = prompt + response + [end], padded to length + 1        one example
+    inputs = s[:−1], targets = s[1:]                            teacher forcing, as in pre-training
+    m_i = 1 where targets_i is a response or the end token      the loss mask; 0 on prompt and padding
+    L = Σ_i m_i · (−log p(targets_i | inputs_≤i)) / Σ_i m_i    mean over the response tokens of the batch
+
+LoRA (Hu et al., 2021) freezes a Dense kernel W (d_in, d_out) and learns a low-rank change:
+    y = x W + (α / r) · (x A) B,   A (d_in, r), B (r, d_out), B = 0 at the start
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import ops
+
+from tinyllm.validation import as_array, require_positive_int
+
+
+@dataclass
+class SFTData:
+    """Fine-tuning examples as arrays: inputs, targets (n, length) int32, loss_mask (n, length) float32,
+    and prompt_lengths (n,): where each prompt ends (the decoder starts writing there)."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    loss_mask: np.ndarray
+    prompt_lengths: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def take(self, count: int) -> "SFTData":
+        """The first ``count`` examples."""
+        return SFTData(self.inputs[:count], self.targets[:count], self.loss_mask[:count], self.prompt_lengths[:count])
+
+
+def sft_examples(prompts, responses, end_id: int, pad_id: int, length: int) -> SFTData:
+    """Lists of prompt and response id arrays → :class:`SFTData` of ``length`` positions.
+
+    Row i is s = prompt_i + response_i + [end_id] padded with ``pad_id`` to length + 1;
+    inputs = s[:−1], targets = s[1:], and the loss mask is 1 exactly where the target is a
+    response token or the end token. A ``ValueError`` names the first example that does not fit.
+    """
+    length = require_positive_int(length, "length")
+    if len(prompts) != len(responses):
+        raise ValueError(f"got {len(prompts)} prompts and {len(responses)} responses; they must pair up")
+    sequences = np.full((len(prompts), length + 1), pad_id, np.int32)
+    mask = np.zeros((len(prompts), length), np.float32)
+    prompt_lengths = np.zeros(len(prompts), np.int32)
+    for i, (prompt, response) in enumerate(zip(prompts, responses)):
+        prompt = as_array(prompt, f"prompts[{i}]", ndim=1, dtype="int")
+        response = as_array(response, f"responses[{i}]", ndim=1, dtype="int")
+        if len(prompt) == 0:
+            raise ValueError(f"prompts[{i}] is empty: the model needs at least one token to condition on")
+        total = len(prompt) + len(response) + 1
+        if total > length + 1:
+            raise ValueError(f"example {i} has {total} tokens (prompt {len(prompt)}, response {len(response)}, "
+                             f"end 1), more than length + 1 = {length + 1}")
+        sequences[i, :total] = np.concatenate([prompt, response, [end_id]])
+        mask[i, len(prompt) - 1:total - 1] = 1.0  # targets[j] = s[j+1]: the response starts at j = len(prompt) − 1
+        prompt_lengths[i] = len(prompt)
+    return SFTData(sequences[:, :-1], sequences[:, 1:], mask, prompt_lengths)
+
+
+def task_examples(tokenizer, stories, summaries, length: int, separator: str = " tldr ", end: str = "\n") -> SFTData:
+    """The summarisation task as :class:`SFTData`: prompt = story + separator, response = summary, then ``end``.
+
+    Padding uses the end token's id: the causal mask keeps padding from reaching any real
+    position, and the loss mask gives it weight 0, so no new ``<pad>`` token is needed.
+    """
+    end_id = int(tokenizer.encode(end)[0])
+    prompts = [tokenizer.encode(story + separator) for story in stories]
+    responses = [tokenizer.encode(summary) for summary in summaries]
+    return sft_examples(prompts, responses, end_id, end_id, length)
+
+
+def masked_token_loss(targets, logits, loss_mask):
+    """Σ m · cross-entropy / Σ m: targets (b, t) ints, logits (b, t, v), loss_mask (b, t) → a scalar.
+
+    The mean over the response tokens of the whole batch (a long summary weighs more than a
+    short one). ``SparseCategoricalCrossentropy(reduction="mean_with_sample_weight")`` with
+    ``sample_weight=loss_mask`` computes the same number.
+    """
+    losses = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+    mask = ops.cast(loss_mask, losses.dtype)
+    return ops.sum(losses * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+class FineTuner:
+    """One model, one AdamW optimizer and one XLA-compiled masked training step, for several runs.
+
+    The learning rate falls from ``learning_rate`` to 0 along a cosine over ``steps`` steps (a
+    fixed budget ends on small, quiet steps). ``start(weights)`` puts new weights in the model
+    (a list as ``model.get_weights()`` gives) and the optimizer back to its first step, so the
+    next run reuses the compiled step: compiling costs seconds, a step a fraction of one.
+    ``train(data, steps, batch_size, seed)`` runs one fine-tuning run. Only
+    ``model.trainable_variables`` change (LoRA freezes the rest).
+    """
+
+    def __init__(self, model, learning_rate: float, steps: int, weight_decay: float = 0.0, jit_compile: bool = True):
+        import tensorflow as tf
+
+        self.model = model
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, require_positive_int(steps, "steps"))
+        self.optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
+        self.optimizer.build(model.trainable_variables)
+        self._fresh_optimizer = [v.numpy() for v in self.optimizer.variables]
+
+        @tf.function(jit_compile=jit_compile)
+        def step(inputs, targets, loss_mask):
+            with tf.GradientTape() as tape:
+                loss = masked_token_loss(targets, model(inputs, training=True), loss_mask)
+            gradients = tape.gradient(loss, model.trainable_variables)
+            # the tied embedding's gradient sums a sparse lookup part and a dense output-layer part
+            gradients = [tf.convert_to_tensor(g) for g in gradients]
+            self.optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+            return loss
+
+        self.step = step
+
+    def start(self, weights=None) -> None:
+        """Start a new run: the given model weights (or the current ones) and a fresh optimizer."""
+        if weights is not None:
+            self.model.set_weights(weights)
+        for variable, value in zip(self.optimizer.variables, self._fresh_optimizer):
+            variable.assign(value)
+
+    def train(self, data: SFTData, steps: int, batch_size: int = 16, seed: int = 0, every: int | None = None,
+              evaluate=None) -> list:
+        """``steps`` masked training steps on batches drawn epoch by epoch from ``data``.
+
+        Each epoch visits every example once in a random order (NumPy, ``seed``). Every
+        ``every`` steps it prints the mean training loss since the last print and, when given,
+        ``evaluate()`` (a dict of numbers). Returns one record per print: step, examples
+        seen, loss, and the evaluation.
+        """
+        steps, batch_size = require_positive_int(steps, "steps"), require_positive_int(batch_size, "batch_size")
+        if len(data) < batch_size:
+            raise ValueError(f"{len(data)} examples are fewer than one batch of {batch_size}")
+        rng = np.random.default_rng(seed)
+        order, losses, history = np.empty(0, np.int64), [], []
+        for step in range(1, steps + 1):
+            if len(order) < batch_size:
+                order = np.concatenate([order, rng.permutation(len(data))])
+            rows, order = order[:batch_size], order[batch_size:]
+            losses.append(float(self.step(data.inputs[rows], data.targets[rows], data.loss_mask[rows])))
+            if every and (step % every == 0 or step == steps):
+                record = {"step": step, "examples": step * batch_size, "loss": float(np.mean(losses))}
+                record.update(evaluate() if evaluate else {})
+                history.append(record)
+                losses = []
+                print("  " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                       for k, v in record.items()))
+        return history
+
+
+_FORWARD = weakref.WeakKeyDictionary()
+
+
+def forward_logits(model, token_ids) -> np.ndarray:
+    """The model's logits (b, t, v) as NumPy, through one ``tf.function`` per model (traced once)."""
+    import tensorflow as tf
+
+    function = _FORWARD.get(model)
+    if function is None:
+        function = tf.function(lambda ids: model(ids, training=False),
+                               input_signature=[tf.TensorSpec([None, None], tf.int32)])
+        _FORWARD[model] = function
+    return function(tf.convert_to_tensor(token_ids, tf.int32)).numpy()
+
+
+def teacher_forced_argmax(model, data: SFTData, batch_size: int = 64) -> np.ndarray:
+    """(n, length) ints: the model's most likely next token at every position of ``data.inputs``."""
+    return np.concatenate([forward_logits(model, data.inputs[first:first + batch_size]).argmax(-1)
+                           for first in range(0, len(data), batch_size)])
+
+
+def teacher_forced_exact_match(model, data: SFTData, batch_size: int = 64) -> np.ndarray:
+    """(n,) bool: True where the argmax at every masked position equals the target.
+
+    These are exactly the rows that greedy decoding gets right, summary and end token (ties
+    of two logits aside): greedy decoding writes argmax tokens, and as long as they equal
+    the reference, the prefix it conditions on is the teacher-forced one. One forward pass
+    instead of one per generated token.
+    """
+    predicted = teacher_forced_argmax(model, data, batch_size)
+    return ~((predicted != data.targets) & (data.loss_mask > 0)).any(axis=1)
+
+
+def greedy_decode(model, prompts, end_id: int, max_new_tokens, batch_size: int = 64) -> list:
+    """Greedy continuations of ``prompts`` (a list of id arrays) up to ``end_id``, which is left out.
+
+    A batch holds prompts of different lengths, each at the start of its row; step by step
+    the model reads the rows up to the longest current end (no KV cache: the whole prefix
+    every time; chapter 7 removes that cost) and each row takes the argmax at its own last
+    position. A row leaves the batch when it writes ``end_id``, after ``max_new_tokens``
+    tokens (an int, or one per prompt) or at the model's context; decoding stops when no
+    row is left.
+    """
+    budgets = np.broadcast_to(np.asarray(max_new_tokens, np.int64), (len(prompts),))
+    if budgets.size and budgets.min() < 0:
+        raise ValueError(f"max_new_tokens must be ≥ 0, got {budgets.min()}")
+    outputs = []
+    for first in range(0, len(prompts), batch_size):
+        batch = [as_array(p, "prompt", ndim=1, dtype="int").astype(np.int32) for p in prompts[first:first + batch_size]]
+        lengths = np.array([len(p) for p in batch])
+        if lengths.min() == 0:
+            raise ValueError("every prompt needs at least one token")
+        if lengths.max() > model.sequence_length:
+            raise ValueError(f"a prompt of {lengths.max()} tokens is longer than the context, {model.sequence_length}")
+        limits = np.minimum(lengths + budgets[first:first + len(batch)], model.sequence_length)
+        ids = np.zeros((len(batch), model.sequence_length), np.int32)
+        for row, prompt in enumerate(batch):
+            ids[row, :len(prompt)] = prompt
+        written = [[] for _ in batch]
+        active = np.flatnonzero(lengths < limits)
+        while len(active):
+            ends = lengths[active]
+            logits = forward_logits(model, ids[active, :ends.max()])
+            tokens = logits[np.arange(len(active)), ends - 1].argmax(-1)
+            for row, token in zip(active, tokens):
+                if token != end_id:
+                    written[row].append(int(token))
+                    ids[row, lengths[row]] = token
+                    lengths[row] += 1
+            active = active[(tokens != end_id) & (lengths[active] < limits[active])]
+        outputs += [np.array(w, np.int32) for w in written]
+    return outputs
+
+
+def greedy_decode_from_agreement(model, data: SFTData, end_id: int, max_new_tokens: int, batch_size: int = 64) -> list:
+    """The same responses as :func:`greedy_decode` on the prompts of ``data``, for less compute.
+
+    One teacher-forced pass finds, in every row, the first response position where the
+    argmax differs from the reference. Up to there greedy decoding would write the
+    reference itself; so it starts at that position, with the reference prefix and the
+    argmax token, and rows with no difference (exact matches) are not decoded at all.
+    """
+    max_new_tokens = require_positive_int(max_new_tokens, "max_new_tokens")
+    predicted = teacher_forced_argmax(model, data, batch_size)
+    done, prompts, budgets, pending = {}, [], [], []
+    for i in range(len(data)):
+        p = int(data.prompt_lengths[i])
+        positions = np.flatnonzero(data.loss_mask[i])  # the targets s[p] … s[n−1]: response then end
+        wrong = positions[predicted[i, positions] != data.targets[i, positions]]
+        stop = wrong[0] if len(wrong) else positions[-1]
+        agreed = list(data.targets[i, p - 1:stop])  # reference tokens greedy decoding reproduces
+        token = int(predicted[i, stop])
+        if token == end_id or len(agreed) >= max_new_tokens:
+            done[i] = np.array(agreed[:max_new_tokens], np.int32)
+            continue
+        agreed.append(token)
+        prompts.append(np.concatenate([data.inputs[i, :p], agreed]))
+        budgets.append(max_new_tokens - len(agreed))
+        pending.append(i)
+    continued = greedy_decode(model, prompts, end_id, np.array(budgets, np.int64), batch_size) if prompts else []
+    for i, prompt, more in zip(pending, prompts, continued):
+        done[i] = np.concatenate([prompt[int(data.prompt_lengths[i]):], more]).astype(np.int32)
+    return [done[i] for i in range(len(data))]
+
+
+def summarize(model, tokenizer, stories, separator: str = " tldr ", end: str = "\n", max_new_tokens: int = 100,
+              batch_size: int = 64) -> list:
+    """The model's greedy summary of each story (text), read up to the end token."""
+    end_id = int(tokenizer.encode(end)[0])
+    prompts = [tokenizer.encode(story + separator) for story in stories]
+    return [tokenizer.decode(ids) for ids in greedy_decode(model, prompts, end_id, max_new_tokens, batch_size)]
+
+
+def lcs_length(a: list, b: list) -> int:
+    """Length of the longest common subsequence of two token lists (dynamic programming, O(|a|·|b|))."""
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b):
+            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1]
+
+
+def rouge_l(candidate: str, reference: str) -> dict:
+    """ROUGE-L of one candidate against one reference, on whitespace-separated words.
+
+    L = LCS length, precision P = L / |candidate|, recall R = L / |reference|,
+    F1 = 2PR / (P + R); all 0 when L = 0 (an empty text included).
+    """
+    if not isinstance(candidate, str) or not isinstance(reference, str):
+        raise TypeError(f"candidate and reference must be str, got {type(candidate).__name__} and "
+                        f"{type(reference).__name__}")
+    c, r = candidate.split(), reference.split()
+    common = lcs_length(c, r)
+    if common == 0:
+        return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    precision, recall = common / len(c), common / len(r)
+    return {"precision": precision, "recall": recall, "f1": 2 * precision * recall / (precision + recall)}
+
+
+def summary_scores(candidates, references) -> dict:
+    """Mean ROUGE-L F1 and exact match (the fraction of candidates equal to their reference) over a test set."""
+    if len(candidates) != len(references) or not candidates:
+        raise ValueError(f"need as many candidates as references (at least one), got {len(candidates)} and "
+                         f"{len(references)}")
+    f1 = [rouge_l(c, r)["f1"] for c, r in zip(candidates, references)]
+    exact = [c.split() == r.split() for c, r in zip(candidates, references)]
+    return {"rouge_l_f1": float(np.mean(f1)), "exact_match": float(np.mean(exact))}
+
+
+def enable_lora(model, rank: int, alpha: float | None = None) -> list:
+    """LoRA on every Dense layer of the model's blocks; every other weight frozen. Returns the layers.
+
+    Keras's ``Dense.enable_lora(rank, lora_alpha)`` makes the kernel W non-trainable and adds
+    ``lora_kernel_a`` A (d_in, r, He-uniform) and ``lora_kernel_b`` B (r, d_out, zeros): the
+    layer then computes x (W + (α/r) A B) + b, the pre-trained function at the start. The
+    embeddings, layer norms and biases are frozen here too, so only A and B train.
+    """
+    rank = require_positive_int(rank, "rank")
+    layers = [layer for block in model.blocks for layer in block._flatten_layers()
+              if isinstance(layer, keras.layers.Dense)]
+    for layer in layers:
+        layer.enable_lora(rank, lora_alpha=alpha)
+    lora = {id(v) for layer in layers for v in (layer.lora_kernel_a, layer.lora_kernel_b)}
+    for variable in model.trainable_variables:
+        if id(variable) not in lora:
+            variable.trainable = False
+    return layers
+
+
+def parameter_counts(model) -> dict:
+    """``{"trainable": …, "frozen": …, "total": …}`` scalar counts of the model's weights."""
+    trainable = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+    frozen = sum(int(np.prod(v.shape)) for v in model.non_trainable_variables)
+    return {"trainable": trainable, "frozen": frozen, "total": trainable + frozen}
