@@ -26,6 +26,11 @@ VARIABLES = ("teacher_loss", "entropy_rate", "bigram", "teacher_params", "studen
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 
+def by_number(mapping):
+    """A dict read back from the kernel, keyed by sparsity: its keys arrive as text."""
+    return {float(key): value for key, value in mapping.items()}
+
+
 def test_the_pretrained_teacher_is_close_to_the_entropy_rate(r):
     # measured: 0.188 nats/char on 16k validation characters, entropy rate 0.158, bigram 1.883
     assert r["entropy_rate"] - 0.01 < r["teacher_loss"] < r["entropy_rate"] + 0.06
@@ -75,15 +80,19 @@ def test_pruning_curve_is_monotone_within_noise_and_fine_tuning_helps(r):
     assert np.all(np.diff(losses) > -0.005)  # measured strictly increasing, 0.188 → 5.4 at 90 %
     assert losses[2] < r["teacher_loss"] + 0.01  # 20 % of the block weights go for almost nothing (0.190)
     assert losses[-1] > 1.0  # 90 % destroys it
-    for sparsity, loss in r["fine_tuned_loss"].items():  # never worse than before the fine-tune
+    for sparsity, loss in by_number(r["fine_tuned_loss"]).items():  # never worse than before the fine-tune
         assert loss <= losses[r["SPARSITIES"].index(sparsity)] + 0.005
-    assert abs(r["actual_sparsity"] - 0.9) < 1e-3  # the masks held through the last fine-tune
+    # the masks held through the last fine-tune (90 %): the mean over the 12 kernels of each one's share of
+    # zeros, measured 0.889 (global pruning takes more from some kernels); regrown weights would leave ~0
+    assert 0.8 < r["actual_sparsity"] < 0.95
 
 
 def test_zeros_shrink_the_compressed_file_not_the_dense_matmul(r):
-    sizes = [r["sparse_bytes"][s] for s in sorted(r["sparse_bytes"])]
+    sparse_bytes = by_number(r["sparse_bytes"])
+    sizes = [sparse_bytes[s] for s in sorted(sparse_bytes)]
     assert all(b < a for a, b in zip(sizes, sizes[1:])) and sizes[-1] < r["dense_bytes"] / 3  # measured 4.6x at 90 %
-    dense_0, dense_90 = r["timings"][0.0][0], r["timings"][0.9][0]
+    timings = by_number(r["timings"])
+    dense_0, dense_90 = timings[0.0][0], timings[0.9][0]
     assert dense_90 > dense_0 / 3  # a dense kernel is not 10x faster at 90 % zeros (measured 0.39 vs 0.25 ms)
 
 
