@@ -17,7 +17,7 @@ CHAPTER = "ch06"
 VARIABLES = ("scores", "counts", "lora_share", "pretraining_loss", "forgetting_full", "forgetting_lora",
              "decoders_agree", "exact_match_agrees", "padding_effect", "masked_loss_difference",
              "lora_layer_difference", "response_share", "loss_on_story", "loss_on_summary", "test_in_corpus",
-             "curve_points", "decoded_exact.tolist()")
+             "curve_points", "decoded_exact.tolist()", "hub_rouge_difference")
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -37,6 +37,11 @@ def test_test_stories_are_new_and_the_prompt_is_masked(r):
 def test_masked_loss_and_lora_layer_equal_keras(r):
     assert r["masked_loss_difference"] < 1e-4  # measured 0 to printed precision (3.29817 both)
     assert r["lora_layer_difference"] < 1e-4  # measured 1.4e-06 on outputs of order 1
+
+
+def test_rouge_l_equals_keras_hub(r):
+    # measured: identical means (difference 0 up to float32 rounding of keras-hub's metric) on 40 pairs
+    assert r["hub_rouge_difference"] < 1e-6
 
 
 def test_exact_match_without_decoding(r):
