@@ -233,8 +233,23 @@ def compare_fit(args) -> dict:
             "plain_val_loss_in_fast_time": median("fast", "plain_val_loss_then")}
 
 
+def cpu_name() -> str:
+    """The CPU's model name (speeds are only comparable on one CPU), e.g. "AMD EPYC"; "unknown" if not found."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown"
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.command in ("compare", "fit") and getattr(args, "path", "both") == "both":
+        print(f"cpu: {cpu_name()}, {os.cpu_count()} cores", flush=True)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["KERAS_BACKEND"] = "tensorflow"
     if args.command == "compare":

@@ -134,7 +134,8 @@ def test_bench_compare_alternates_and_reports_the_median_ratio(tmp_path):
                  "--rounds", "2", "--layers", "1", "--d-model", "32", "--heads", "2", "--seq-len", "16",
                  "--batch", "4", "--steps", "3")
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.strip().splitlines()
+    cpu, *lines = result.stdout.strip().splitlines()
+    assert re.fullmatch(r"cpu: .+, \d+ cores", cpu)  # speeds are only comparable on one CPU: it is named
     assert lines[0].startswith("round 1:") and lines[1].startswith("round 2:") and "torch 1,000 tokens/s" in lines[0]
     match = re.fullmatch(r"ratio=(\d+\.\d+) keras_tokens_per_sec=(\d+\.\d+) torch_tokens_per_sec=1000\.0", lines[-1])
     assert match and float(match.group(1)) == pytest.approx(float(match.group(2)) / 1000, rel=1e-2)
@@ -165,7 +166,8 @@ def test_bench_fit_times_chapter_five_to_its_validation_loss():
 def test_bench_fit_both_paths_reach_the_same_validation_loss():
     result = run("course.bench", "fit", "--path", "both", "--rounds", "1", *FIT_TINY)
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.strip().splitlines()
+    cpu, *lines = result.stdout.strip().splitlines()
+    assert cpu.startswith("cpu: ")
     assert lines[0].startswith("round 1: fast ")
     values = dict(field.split("=") for field in lines[-1].split())
     assert set(values) == {"speedup", "fast_seconds", "plain_seconds", "fast_val_loss", "plain_val_loss",
