@@ -68,12 +68,17 @@ def lstm_attention_weights(model, encoder_inputs, decoder_inputs) -> np.ndarray:
     probe = _LSTM_ATTENTION_PROBES.get(model)
     if probe is None:
         raise ValueError("lstm_attention_weights needs a model made by build_attention_seq2seq in this session")
+    return ops.convert_to_numpy(probe(paired_token_ids(encoder_inputs, decoder_inputs), training=False))
+
+
+def paired_token_ids(encoder_inputs, decoder_inputs) -> list:
+    """[encoder_inputs (b, S), decoder_inputs (b, T)] as int32 arrays, checked: 2-D integer ids, the same b."""
     encoder_inputs = as_array(encoder_inputs, "encoder_inputs", ndim=2, dtype="int").astype(np.int32)
     decoder_inputs = as_array(decoder_inputs, "decoder_inputs", ndim=2, dtype="int").astype(np.int32)
     if len(encoder_inputs) != len(decoder_inputs):
         raise ValueError(f"encoder_inputs and decoder_inputs must have the same number of rows, got "
                          f"{len(encoder_inputs)} and {len(decoder_inputs)}")
-    return ops.convert_to_numpy(probe([encoder_inputs, decoder_inputs], training=False))
+    return [encoder_inputs, decoder_inputs]
 
 
 def compiled_greedy_decode(model, encoder_inputs, max_length: int, batch_size: int = 2048) -> np.ndarray:

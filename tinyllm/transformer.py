@@ -14,7 +14,7 @@ import numpy as np
 from keras import ops
 
 from tinyllm.attention import MultiHeadSelfAttention
-from tinyllm.validation import as_array, require_positive_int
+from tinyllm.validation import require_positive_int
 
 @keras.saving.register_keras_serializable(package="tinyllm")
 class TransformerBlock(keras.layers.Layer):
@@ -211,13 +211,10 @@ def attention_maps(model, encoder_inputs, decoder_inputs) -> dict:
     between the two sentences. Runs a second Keras model that shares every layer (and
     weight) of ``model``.
     """
+    from tinyllm.attention_seq2seq import paired_token_ids
+
     probe = _ATTENTION_PROBES.get(model)
     if probe is None:
         raise ValueError("attention_maps needs a model made by build_transformer_seq2seq in this session")
-    encoder_inputs = as_array(encoder_inputs, "encoder_inputs", ndim=2, dtype="int").astype(np.int32)
-    decoder_inputs = as_array(decoder_inputs, "decoder_inputs", ndim=2, dtype="int").astype(np.int32)
-    if len(encoder_inputs) != len(decoder_inputs):
-        raise ValueError(f"encoder_inputs and decoder_inputs must have the same number of rows, got "
-                         f"{len(encoder_inputs)} and {len(decoder_inputs)}")
-    maps = probe([encoder_inputs, decoder_inputs], training=False)
+    maps = probe(paired_token_ids(encoder_inputs, decoder_inputs), training=False)
     return {name: ops.convert_to_numpy(weights) for name, weights in maps.items()}
