@@ -2,10 +2,15 @@
 chapter notebook (:data:`CHAPTER_GLOB`) and an exercise cell (:data:`EXERCISE_TAG`).
 
     python -m course.notebooks execute [NOTEBOOK ...]   # default: every chapter, outputs saved in place
+    python -m course.notebooks tag [NOTEBOOK ...]       # add the machine-dependent tags (see below)
 
 TensorFlow prints start-up notices (CUDA, oneDNN) to stderr before any
 setting can silence them; they differ between machines and teach nothing, so
 they are removed from the saved outputs. Everything else is kept.
+
+Both commands tag the cells whose outputs depend on the machine (``course/machine_outputs.py``:
+they train, time, compress or ask about the hardware, or read what such a cell set) with
+``machine-dependent``, so that the comparison with a run on another CPU masks their numbers.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import time
 from pathlib import Path
 
 from course.environment import QUIET_ENV
+from course.machine_outputs import add_missing_tags
 
 CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"  # chapters/01_… … 07_…
@@ -69,8 +75,20 @@ def execute(path: Path, timeout: int = 900) -> float:
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.perf_counter() - start
     clean_outputs(nb)
+    add_missing_tags(nb)
     nbformat.write(nb, path)
     return seconds
+
+
+def tag(path: Path) -> list:
+    """Add the missing ``machine-dependent`` tags to ``path`` in place; return the cells tagged (0-based)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    added = add_missing_tags(nb)
+    if added:
+        nbformat.write(nb, path)
+    return added
 
 
 def main(argv=None) -> None:
@@ -79,11 +97,17 @@ def main(argv=None) -> None:
     run = sub.add_parser("execute", help="run notebooks top to bottom and save their outputs in place")
     run.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter notebook")
     run.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
+    tagging = sub.add_parser("tag", help="tag the cells whose outputs depend on the machine, in place")
+    tagging.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter notebook")
     args = parser.parse_args(argv)
     paths = args.notebooks or chapter_notebooks()
     for path in paths:
         print(f"{path.name}: ", end="", flush=True)
-        print(f"{execute(path.resolve(), args.timeout):.0f} s", flush=True)
+        if args.command == "tag":
+            added = tag(path.resolve())
+            print(f"tagged cells {', '.join(str(i + 1) for i in added)}" if added else "nothing to tag", flush=True)
+        else:
+            print(f"{execute(path.resolve(), args.timeout):.0f} s", flush=True)
 
 
 if __name__ == "__main__":

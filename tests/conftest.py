@@ -1,8 +1,8 @@
 """Test-wide set-up: quiet, deterministic TensorFlow; the student edition, built once; each chapter
 notebook, executed once (tests/notebooks.py says what that one run proves).
 
-The environment variables are set here, before any kernel starts or TensorFlow is imported, so
-that notebook kernels and subprocesses inherit them. TensorFlow writes oneDNN and CUDA notices to
+The environment variables are set by the repository's conftest.py, before any kernel starts or
+TensorFlow is imported, so that notebook kernels and subprocesses inherit them. TensorFlow writes oneDNN and CUDA notices to
 stderr that change from machine to machine, so stderr is never compared; stdout and results are.
 """
 
@@ -15,10 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from course.environment import QUIET_ENV, quiet_environment
-
-for key, value in QUIET_ENV.items():
-    os.environ.setdefault(key, value)
+from course.environment import quiet_environment  # the environment itself: the repository's conftest.py
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -94,13 +91,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker("slow")
         elif "edition" in fixtures:  # starts `python -m course.release`
             item.add_marker("slow")
-        # `pytest --nbval chapters` by hand (make test no longer does): stderr never compared.
-        notebook = getattr(item, "parent", None)
-        skip = getattr(notebook, "skip_compare", None)
-        if skip is not None and "stderr" not in skip:
-            notebook.skip_compare = tuple(skip) + ("stderr",)
-        if type(item).__name__ == "IPyNbCell":
-            item.add_marker("notebook")
     # Longest first, so that two workers finish together (`make test`: -n 2 --dist loadscope
     # --no-loadscope-reorder hands out whole modules in this order): the chapter runs, later (longer)
     # chapters first, then the modules with slow tests, then the rest. Stable: a module keeps its order.

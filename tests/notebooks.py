@@ -7,9 +7,10 @@ of the reference answer (:func:`answer_source`). From that single run the chapte
 
 - every check shows ✅ — so the edition's frozen expected values work too;
 - the results the chapter prints lie in their bands (the variables asked for);
-- every other cell's outputs equal the committed notebook's saved ones (what ``pytest --nbval``
-  checked: same sanitize rules, ``tests/nbval_sanitize.cfg``, same cell tags and markers; stderr
-  never compared), with the check verdict lines left out — committed notebooks are blank
+- every other cell's outputs equal the committed notebook's saved ones, as ``pytest --nbval`` judges
+  them (same sanitize rules, ``tests/nbval_sanitize.cfg``, and in a cell tagged ``machine-dependent``
+  those of ``tests/nbval_machine.cfg`` too, as the repository's ``conftest.py`` has nbval do; same
+  cell tags and markers; stderr never compared), with the check verdict lines left out — committed notebooks are blank
   worksheets, so their checks say "not attempted" — and a cell that tries an answer out
   (``try: … except NotImplementedError: …``, see :func:`answer_trials`) compared up to that ``try``;
 - the notebook ran inside the edition, not from this repository.
@@ -28,6 +29,7 @@ import difflib
 import functools
 import importlib
 import json
+import os
 import re
 import sys
 import tempfile
@@ -38,16 +40,21 @@ from pathlib import Path
 import nbformat
 
 from course.environment import QUIET_ENV
+from course.machine_outputs import MACHINE_TAG
 from course.notebooks import chapter_notebooks, exercise_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
-SANITIZE_FILE = TESTS / "nbval_sanitize.cfg"
+SANITIZE_FILE = TESTS / "nbval_sanitize.cfg"  # every cell (pyproject.toml / conftest.py give it to nbval)
+MACHINE_SANITIZE_FILE = TESTS / "nbval_machine.cfg"  # cells tagged machine-dependent, after the first
 CELL_TIMEOUT = 900  # seconds, as nbval's --nbval-cell-timeout had it
 
-# The kernel's environment: quiet, reproducible TensorFlow, and the figure backend a learner's
-# Jupyter uses (a caller's MPLBACKEND=Agg would otherwise drop every figure from the outputs).
-KERNEL_ENV = {**QUIET_ENV, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+# The kernel's environment: quiet, reproducible TensorFlow (a value the caller set wins, so that
+# `TF_ENABLE_ONEDNN_OPTS=1 make test` or ONEDNN_MAX_CPU_ISA=AVX2 reach the notebooks), and the figure backend
+# a learner's Jupyter uses (a caller's MPLBACKEND=Agg would otherwise drop every figure from the outputs).
+KERNEL_ENV = {**{key: os.environ.get(key, value) for key, value in QUIET_ENV.items()},
+              **{key: os.environ[key] for key in ("ONEDNN_MAX_CPU_ISA",) if key in os.environ},
+              "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 
 
 # --------------------------------------------------------------------------- reading notebooks
@@ -384,7 +391,7 @@ def _coalesced(outputs) -> list:
 
 
 def _comparable(outputs, rules: list, check_cell: bool) -> dict:
-    """``{key: [sanitized values]}``: a stream by its name, display data by MIME type."""
+    """``{key: [sanitized values]}``: a stream by its name, display data by MIME type; ``rules`` applied in order."""
     found = {}
     for output in _coalesced(outputs):
         if output.get("output_type") == "stream":
@@ -412,7 +419,7 @@ def output_differences(committed, executed) -> list:
     The two notebooks have the same cells (the executed one from the edition: exercise cells
     filled and ``solutions`` imports rewritten, so sources are not compared).
     """
-    rules = sanitize_rules()
+    rules, machine_rules = sanitize_rules(), sanitize_rules(MACHINE_SANITIZE_FILE)
     if len(committed.cells) != len(executed.cells):
         return [f"the notebooks differ in length: {len(committed.cells)} cells committed, "
                 f"{len(executed.cells)} executed"]
@@ -433,8 +440,9 @@ def output_differences(committed, executed) -> list:
                 found.append(f"{where}: unrun cell with saved outputs")
             continue
         check_cell = is_check_cell(saved)
-        want = _comparable(saved.get("outputs", []), rules, check_cell)
-        got = _comparable(ran.get("outputs", []), rules, check_cell)
+        cell_rules = rules + (machine_rules if MACHINE_TAG in saved.get("metadata", {}).get("tags", []) else [])
+        want = _comparable(saved.get("outputs", []), cell_rules, check_cell)
+        got = _comparable(ran.get("outputs", []), cell_rules, check_cell)
         if ANSWER_MARK in "".join(got.get("stdout", [])):  # compared up to the answer trial
             before = got["stdout"][0].split(ANSWER_MARK, 1)[0]
             got["stdout"] = [before]

@@ -14,13 +14,20 @@ no run of its own beside the one with every exercise answered (tests/test_chNN_n
 import ast
 import importlib
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 
 import course
+from course.environment import quiet_environment
+from course.machine_outputs import MACHINE_TAG, add_missing_tags, machine_dependent_cells, missing_tags
 from notebooks import (
     ANSWER_MARK,
+    ROOT,
     SHARED_TESTS,
     answer_source,
     answer_trials,
@@ -230,3 +237,124 @@ def test_answer_trials_are_compared_up_to_the_trial():
     assert output_differences(nb, executed) == []
     executed.cells[1].outputs = [nbformat.from_dict(out(f"b\n{ANSWER_MARK}\n1\n"))]
     assert "cell 2" in output_differences(nb, executed)[0]
+
+
+# --------------------------------------------------------------------------- outputs that depend on the machine
+# A committed notebook was executed on one CPU and is compared with a run on another (course/machine_outputs.py).
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_machine_dependent_cells_carry_the_tag(path):
+    """Every cell that trains, times, compresses or asks about the machine, or reads what such a cell set,
+    carries `machine-dependent` (or keeps out of the comparison): `python -m course.notebooks tag` adds it."""
+    missing = missing_tags(nbformat.read(path, as_version=4))
+    assert not missing, f"{path.name}: cells without the {MACHINE_TAG} tag (`python -m course.notebooks tag`): " + \
+        "; ".join(f"cell {index + 1} {reason}" for index, reason in missing.items())
+
+
+def test_the_analysis_follows_values_from_a_source_and_back():
+    nb = notebook(
+        ("model = build()\nprint(model.count_params())", [out("4,225\n")], ()),
+        ("history = model.fit(x, y, epochs=3)", [out("loss 0.3\n")], ()),
+        ("print(history.history['loss'][-1])", [out("0.2\n")], ()),
+        ("failures = int((model.predict(x) != y).sum())\nprint(failures)", [out("22\n")], ()),
+        ("model = build()\nprint(model.count_params())", [out("4,225\n")], ()),  # rebuilt: clean again
+        ("def timed():\n    return time.perf_counter()", [], ()),
+        ("print(timed())", [out("3.2\n")], ()),
+        ("import platform\nprint(platform.processor())", [out("x86_64\n")], ()),
+        ("print(choose_precision())", [out("float32\n")], ()),
+        ("history = train_model(model, data)", [], ()),  # trains `model` in place
+        ("print(model.count_params())", [out("4,225\n")], ()),
+        ("print([n for n in range(3)])", [out("[0, 1, 2]\n")], ()),
+    )
+    found = machine_dependent_cells(nb)
+    assert sorted(found) == [1, 2, 3, 5, 6, 7, 8, 9, 10], found
+    assert "calls fit" in found[1] and "reads history" in found[2] and "calls perf_counter" in found[5]
+    assert sorted(missing_tags(nb)) == [1, 2, 3, 6, 7, 8, 10]  # cells 5 and 9 print nothing
+    nb.cells[2].metadata["tags"] = ["nbval-ignore-output"]
+    assert add_missing_tags(nb) == [1, 3, 6, 7, 8, 10] and not missing_tags(nb)
+    assert nb.cells[3].metadata["tags"] == [MACHINE_TAG] and nb.cells[2].metadata["tags"] == ["nbval-ignore-output"]
+
+
+# What chapter 4's comparison table and chapter 5's precision line printed on an AMD EPYC (committed) and
+# on an Intel Xeon with AMX (executed); chapter 7's compressed sizes moved in the last digits.
+TABLE_AMD = ("model                      exact match   failures\n"
+             "LSTM seq2seq (chapter 2)        0.412        118\n"
+             "LSTM + attention                1.000          0\n"
+             "Transformer                     0.927         22\n")
+TABLE_INTEL = TABLE_AMD.replace("0.927         22", "0.973          8").replace("118", "131")
+
+
+def machine_cells(*outputs, tags=(MACHINE_TAG,)):
+    return notebook(*[("print(report)", [out(text)], tags) for text in outputs])
+
+
+def test_machine_dependent_numbers_are_masked_and_words_are_not():
+    amd = machine_cells(TABLE_AMD, "precision chosen for this machine: float32\n",
+                        "int8 weights, zip-compressed: 836,515 bytes (3.4x smaller)\n")
+    intel = machine_cells(TABLE_INTEL, "precision chosen for this machine: mixed_bfloat16\n",
+                          "int8 weights, zip-compressed: 836,585 bytes (3.5x smaller)\n")
+    assert output_differences(amd, intel) == []
+    # Untagged, the same outputs differ (the failure of issue 24).
+    assert len(output_differences(machine_cells(TABLE_AMD, tags=()), machine_cells(TABLE_INTEL, tags=()))) == 1
+    # A real change still fails in a tagged cell: a sentence, a row, an error.
+    changed = TABLE_INTEL.replace("LSTM + attention", "LSTM + attention (Bahdanau)")
+    missing_row = "".join(TABLE_INTEL.splitlines(keepends=True)[:-1])
+    precision = "precision chosen for this machine: float32\n"
+    for committed, executed in [(TABLE_AMD, changed), (TABLE_AMD, missing_row),
+                                (precision, precision.replace("this", "the")), (precision, "float32\n")]:
+        found = output_differences(machine_cells(committed), machine_cells(executed))
+        assert len(found) == 1 and "stdout differs" in found[0], (executed, found)
+    error = machine_cells(TABLE_AMD)
+    error.cells[0].outputs = [nbformat.from_dict(
+        {"output_type": "error", "ename": "ValueError", "evalue": "bad shape", "traceback": []})]
+    assert "raised ValueError: bad shape" in output_differences(machine_cells(TABLE_AMD), error)[0]
+
+
+def _nbval(folder, notebook_path, *options) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "--nbval", "-p", "no:xdist", "-p", "no:cacheprovider",
+                           "-q", str(notebook_path), *options], cwd=folder, capture_output=True, text=True,
+                          timeout=600, env=quiet_environment())
+
+
+@pytest.mark.slow
+def test_nbval_judges_machine_dependent_cells_as_make_test_does(tmp_path):
+    """`pytest --nbval` with the repository's conftest.py and sanitize files (copied beside a small notebook):
+    another machine's numbers pass in a tagged cell, a changed word fails, an untagged cell compares all."""
+    shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "tests").mkdir()
+    for name in ("nbval_sanitize.cfg", "nbval_machine.cfg"):
+        shutil.copy(ROOT / "tests" / name, tmp_path / "tests" / name)
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n", encoding="utf-8")
+    # Executed here, the cells print TABLE_INTEL; the committed outputs say what another machine printed.
+    verdicts = {}
+    for name, saved, tags in [("amd_tagged", TABLE_AMD, (MACHINE_TAG,)), ("amd_untagged", TABLE_AMD, ()),
+                              ("changed_words", TABLE_AMD.replace("failures", "errors"), (MACHINE_TAG,))]:
+        nb = notebook((f"print({TABLE_INTEL!r}, end='')", [out(saved)], tags))
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+        result = _nbval(tmp_path, f"{name}.ipynb")
+        verdicts[name] = result.returncode
+        assert (result.returncode == 0) == (output_differences(nb, notebook(
+            (nb.cells[0].source, [out(TABLE_INTEL)], tags))) == []), (name, result.stdout[-3000:])
+    assert verdicts == {"amd_tagged": 0, "amd_untagged": 1, "changed_words": 1}, verdicts
+
+
+def readme_nbval_command() -> str:
+    """The README's command that runs nbval on chapter 1."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = re.findall(r"^(\S*pytest --nbval chapters/01_\S+\.ipynb)\s*(#.*)?$", readme, flags=re.M)
+    assert len(commands) == 1, "README.md should show one `pytest --nbval chapters/01_….ipynb` command"
+    return commands[0][0]
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_the_readmes_nbval_command_passes_on_chapter_1():
+    """Exactly the README's command (its `.venv/bin/` is this test's interpreter's folder), from the root."""
+    command = readme_nbval_command()
+    command = command.replace(".venv/bin/", str(Path(sys.executable).parent) + "/", 1)
+    result = subprocess.run(command, shell=True, cwd=ROOT,
+                            capture_output=True, text=True, timeout=900, env=quiet_environment())
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert re.search(r"\b\d+ passed\b", result.stdout), result.stdout[-2000:]
