@@ -93,6 +93,13 @@ def describe_call(exercise: Exercise, case: Case) -> str:
 
 def compare(expected, got, rtol: float, atol: float, where: str = "the result") -> str | None:
     """None when ``got`` matches ``expected``; otherwise what differs, in words."""
+    if isinstance(expected, str):  # text (chapter 8's decoder): equal character for character
+        if not isinstance(got, str):
+            return f"{where} should be a str, got {describe_value(got)} ({type(got).__name__})"
+        if got == expected:
+            return None
+        at = next((i for i, (e, g) in enumerate(zip(expected, got)) if e != g), min(len(expected), len(got)))
+        return f"{where}: expected {expected!r}, got {got!r} (they differ from character {at})"
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)):
             return f"{where} should be a tuple of {len(expected)} values, got {type(got).__name__}"

@@ -22,6 +22,7 @@ REQUIRED = {  # docs/CONTRACT.md: ids every edition must have, by chapter
     "ch05": ["lm_inputs_and_targets", "top_k_logits", "top_p_logits", "perplexity", "gpt_forward"],
     "ch06": ["build_sft_example", "lora_forward", "rouge_l_f1"],
     "ch07": ["distillation_loss", "quantize_int8", "magnitude_prune"],
+    "ch08": ["most_frequent_pair", "merge_pair", "bpe_train", "bpe_encode", "bpe_decode"],
 }
 
 
