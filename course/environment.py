@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata as metadata
 import os
+import re
 import sys
 import tempfile
 
@@ -20,6 +21,13 @@ EXPECTED = {"tensorflow": "2.21", "keras": "3.15", "keras-hub": "0.32"}
 # variables (tests/test_repository.py keeps the two in step).
 QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "KERAS_BACKEND": "tensorflow",
              "PYTHONHASHSEED": "0"}
+
+# What TensorFlow writes to stderr as it starts (absl's first line, its C++ log lines, the oneDNN and CUDA
+# notices): it differs between machines and teaches nothing, so set-up hides it and saved outputs drop it.
+TF_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl|[IWE]\d{4} \d\d:\d\d:[\d.]+\s+\d+ \S+\.cc:\d+\]|"
+    r"To enable the following instructions|oneDNN custom operations|.*cuda drivers|.*rebuild TensorFlow)"
+)
 
 
 def quiet_environment(base=None, **extra) -> dict:
@@ -116,8 +124,6 @@ def _tensorflow_start_up_notices_dropped():
     ("All log messages before absl::InitializeLog()", oneDNN, "Could not find cuda drivers"); Jupyter
     shows them under the first cell. Catch what the import writes there and pass on every other line
     (the notices are the ones ``course.notebooks`` drops from saved outputs)."""
-    from course.notebooks import TF_NOISE
-
     try:
         sys.stderr.flush()
         saved = os.dup(2)

@@ -17,20 +17,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import time
 from pathlib import Path
 
-from course.environment import QUIET_ENV
+from course.environment import QUIET_ENV, TF_NOISE
 from course.machine_outputs import add_missing_tags
 
 CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"  # chapters/01_… … 07_…
 EXERCISE_TAG = "exercise:"  # a learner's exercise cell is tagged exercise:<id>
-TF_NOISE = re.compile(
-    r"^(WARNING: All log messages before absl|[IWE]\d{4} \d\d:\d\d:[\d.]+\s+\d+ \S+\.cc:\d+\]|"
-    r"To enable the following instructions|oneDNN custom operations|.*cuda drivers|.*rebuild TensorFlow)"
-)
 
 
 def chapter_notebooks(folder=CHAPTERS) -> list:
