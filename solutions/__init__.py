@@ -1,5 +1,7 @@
-"""Reference implementations, one module per chapter: the single source of truth for answers.
+"""The exercise answers and nothing else: one module per chapter, each exercise a function of its name
+(plus the private helpers it needs).
 
-Later chapters import what earlier ones built (``from solutions.ch04 import ...``):
-the notebooks teach, this package keeps the code.
+A leaf: the library, the notebooks and ``course`` never import it (``course.reference`` loads an answer
+on demand, for instructors and the tests). An answer may reuse an earlier chapter's answer
+(``from solutions.ch04 import transformer_block``). The student edition ships without this package.
 """
