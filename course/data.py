@@ -8,6 +8,7 @@
 - :func:`load_translation_data` — chapter 2's English→French task (`data/seq2seq/`)
 - :func:`load_pretrained_gpt` — the mini GPT pre-trained for chapters 6 and 7 (`data/pretrained/`)
 - :func:`load_summaries` — chapter 6's story → summary task (`data/summaries/`)
+- :func:`load_finetuned_summariser` — chapter 6's long fine-tuning runs, one per arm (`data/finetuned/`)
 """
 
 from __future__ import annotations
@@ -295,6 +296,36 @@ def load_pretrained_gpt(directory=None, name: str = "tiny_world_gpt") -> Pretrai
     model = build_gpt(config)
     model.load_weights(weights_path)
     return PretrainedGPT(model, tokenizer, config, info)
+
+
+FINETUNED_DIR = DATA_DIR / "finetuned"
+SUMMARISER_ARMS = ("full", "lora", "unmasked", "random")
+
+
+def load_finetuned_summariser(arm: str, directory=None) -> PretrainedGPT:
+    """Chapter 6's long fine-tuning run of one arm (``data/finetuned/make_finetuned.py``), as a fresh model.
+
+    ``arm`` is one of :data:`SUMMARISER_ARMS`; ``info`` holds that arm's record (learning rate chosen on
+    validation, every seed's test scores and curve) plus the run's shared settings. LoRA's weights were
+    saved with the adapter merged into the kernels, so every arm loads into the plain GPT.
+    """
+    from tinyllm.gpt import build_gpt
+
+    if arm not in SUMMARISER_ARMS:
+        raise ValueError(f"unknown arm {arm!r}; expected one of {', '.join(SUMMARISER_ARMS)}")
+    directory = FINETUNED_DIR if directory is None else Path(directory)
+    record_path, weights_path = directory / "summarisers.json", directory / f"summariser_{arm}.weights.h5"
+    for path in (record_path, weights_path):
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found; make it with `python data/finetuned/make_finetuned.py`")
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    if arm not in record.get("arms", {}):
+        raise ValueError(f"{record_path} has no record of the arm {arm!r}")
+    pre = load_pretrained_gpt()
+    model = build_gpt(pre.config)
+    model.load_weights(weights_path)
+    info = {key: value for key, value in record.items() if key != "arms"} | record["arms"][arm]
+    return PretrainedGPT(model, pre.tokenizer, pre.config, info)
 
 
 SUMMARIES_DIR = DATA_DIR / "summaries"

@@ -75,6 +75,19 @@ def test_task_examples_hold_story_separator_summary_and_end():
         assert masked == data.test.summaries[i] + "\n"
 
 
+def test_unmasked_examples_learn_every_real_target():
+    rng = np.random.default_rng(8)
+    prompts, responses = random_pairs(rng, 20)
+    masked = ft.sft_examples(prompts, responses, END, 5, 20)
+    whole = ft.sft_examples(prompts, responses, END, 5, 20, mask_prompt=False)
+    np.testing.assert_array_equal(whole.inputs, masked.inputs)
+    np.testing.assert_array_equal(whole.targets, masked.targets)
+    for i, (prompt, response) in enumerate(zip(prompts, responses)):
+        n = len(prompt) + len(response) + 1  # tokens of s: every target from s[1] to the end token counts
+        np.testing.assert_array_equal(whole.loss_mask[i], (np.arange(20) < n - 1).astype(np.float32))
+    assert (whole.loss_mask >= masked.loss_mask).all()
+
+
 def test_every_shipped_example_fits_the_pretrained_context():
     tokenizer = CharTokenizer(load_text())
     data = load_summaries()
@@ -116,6 +129,18 @@ def test_fine_tuner_learns_and_restarts_the_same_way():
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
     with pytest.raises(ValueError, match="fewer than one batch"):
         tuner.train(data.take(4), 1, batch_size=8)
+
+
+def test_fine_tuner_warms_up_then_decays_along_a_cosine():
+    model = tiny_model()
+    tuner = ft.FineTuner(model, 1e-2, steps=20, warmup_steps=5, jit_compile=False)
+    rates = [float(tuner.schedule(step)) for step in range(21)]
+    assert rates[0] == 0.0 and rates[5] == pytest.approx(1e-2) and rates[20] == pytest.approx(0.0, abs=1e-9)
+    assert all(a < b for a, b in zip(rates[:5], rates[1:6]))  # a linear rise
+    assert all(a >= b for a, b in zip(rates[5:], rates[6:]))  # then down
+    assert rates[5 + 15 // 2] == pytest.approx(1e-2 * (1 + np.cos(np.pi * 7 / 15)) / 2, rel=1e-4)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        ft.FineTuner(model, 1e-2, steps=5, warmup_steps=5, jit_compile=False)
 
 
 def test_lora_trains_only_the_low_rank_matrices():
@@ -191,41 +216,49 @@ def test_greedy_decode_respects_budgets_context_and_bad_input():
 # --------------------------------------------------------------------------- ROUGE-L
 
 
-def test_rouge_l_equals_the_reference_answer():
+def test_story_scores_equal_the_reference_answer_and_keras_hub():
     rng = np.random.default_rng(6)
     words = ["mia", "forest", "saw", "fox", "found", "red", "ball", "gave", "to"]
-    for _ in range(200):
-        c = " ".join(rng.choice(words, size=rng.integers(0, 9)))
-        r = " ".join(rng.choice(words, size=rng.integers(0, 9)))
-        assert ft.rouge_l(c, r)["f1"] == pytest.approx(rouge_l_f1(c, r), abs=1e-12)
-    assert ft.lcs_length("a b c b d a b".split(), "b d c a b a".split()) == 4  # CLRS's example: "b c b a"
-    assert ft.rouge_l("mia saw fox", "mia forest saw fox") == pytest.approx(
-        {"precision": 1.0, "recall": 0.75, "f1": 6 / 7})
-    with pytest.raises(TypeError, match="must be str"):
-        ft.rouge_l(["mia"], "mia")
-
-
-def test_rouge_l_equals_rouge_score_and_keras_hub():
-    from rouge_score import rouge_scorer  # pinned in requirements.txt: keras-hub's RougeL wraps it
-
-    scorer = rouge_scorer.RougeScorer(["rougeL"])
-    data = load_summaries()
-    candidates, references = data.test.summaries[:50], data.test.summaries[1:51]
-    for c, r in zip(candidates, references):
-        assert ft.rouge_l(c, r)["f1"] == pytest.approx(scorer.score(r, c)["rougeL"].fmeasure)
+    candidates = [" ".join(rng.choice(words, size=rng.integers(0, 9))) for _ in range(200)]
+    references = [" ".join(rng.choice(words, size=rng.integers(1, 9))) for _ in range(200)]
+    scores = ft.story_scores(candidates, references)
+    assert scores["rouge_l_f1"].shape == scores["exact_match"].shape == (200,)
+    for c, r, f1, exact in zip(candidates, references, scores["rouge_l_f1"], scores["exact_match"]):
+        assert f1 == pytest.approx(rouge_l_f1(c, r), abs=1e-12)  # rouge-score == the exercise's answer
+        assert exact == (c.split() == r.split())
     import keras_hub  # its RougeL wraps rouge-score: the mean F1 over the pairs
 
+    data = load_summaries()
+    candidates, references = data.test.summaries[:50], data.test.summaries[1:51]
     metric = keras_hub.metrics.RougeL()
     metric.update_state(references, candidates)
     ours = ft.summary_scores(candidates, references)["rouge_l_f1"]
     assert float(metric.result()["f1_score"]) == pytest.approx(ours, rel=1e-5)  # measured 0.134957 both
 
 
-def test_summary_scores():
+def test_summary_scores_and_their_bootstrap_intervals():
     scores = ft.summary_scores(["mia forest", "tom river saw fox"], ["mia forest", "tom river"])
-    assert scores == pytest.approx({"rouge_l_f1": (1 + 2 / 3) / 2, "exact_match": 0.5})
+    assert scores["rouge_l_f1"] == pytest.approx((1 + 2 / 3) / 2) and scores["exact_match"] == 0.5
+    low, high = scores["exact_match_interval"]
+    assert 0.0 <= low <= 0.5 <= high <= 1.0
     with pytest.raises(ValueError, match="as many candidates"):
         ft.summary_scores(["a"], ["a", "b"])
+    # a mean of 300 coin flips: the 95 % interval is about ±1.96·√(0.25/300) = ±0.057 around the mean
+    values = (np.random.default_rng(7).random(300) < 0.5).astype(float)
+    low, high = ft.bootstrap_interval(values)
+    assert low < values.mean() < high and 0.09 < high - low < 0.14  # measured width 0.113
+    assert ft.bootstrap_interval(np.ones(10)) == (1.0, 1.0)
+    assert ft.bootstrap_interval(values, seed=1) != ft.bootstrap_interval(values, seed=2)
+    with pytest.raises(ValueError, match="at least 2 values"):
+        ft.bootstrap_interval([0.5])
+    with pytest.raises(ValueError, match="confidence"):
+        ft.bootstrap_interval(values, confidence=95)
+
+
+def test_no_exercise_answer_in_the_library():
+    source = Path(ft.__file__).read_text(encoding="utf-8")
+    for line in ("c, r = candidate.split(), reference.split()", "def lcs_length", "isinstance(candidate, str)"):
+        assert line not in source
 
 
 # --------------------------------------------------------------------------- the task's data

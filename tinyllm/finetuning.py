@@ -40,12 +40,14 @@ class SFTData:
         return SFTData(self.inputs[:count], self.targets[:count], self.loss_mask[:count], self.prompt_lengths[:count])
 
 
-def sft_examples(prompts, responses, end_id: int, pad_id: int, length: int) -> SFTData:
+def sft_examples(prompts, responses, end_id: int, pad_id: int, length: int, mask_prompt: bool = True) -> SFTData:
     """Lists of prompt and response id arrays → :class:`SFTData` of ``length`` positions.
 
     Row i is s = prompt_i + response_i + [end_id] padded with ``pad_id`` to length + 1;
     inputs = s[:−1], targets = s[1:], and the loss mask is 1 exactly where the target is a
-    response token or the end token. A ``ValueError`` names the first example that does not fit.
+    response token or the end token. With ``mask_prompt=False`` it is 1 on every real target,
+    prompt included (the language-model loss of pre-training); padding stays 0. A ``ValueError``
+    names the first example that does not fit.
     """
     length = require_positive_int(length, "length")
     if len(prompts) != len(responses):
@@ -63,12 +65,14 @@ def sft_examples(prompts, responses, end_id: int, pad_id: int, length: int) -> S
             raise ValueError(f"example {i} has {total} tokens (prompt {len(prompt)}, response {len(response)}, "
                              f"end 1), more than length + 1 = {length + 1}")
         sequences[i, :total] = np.concatenate([prompt, response, [end_id]])
-        mask[i, len(prompt) - 1:total - 1] = 1.0  # targets[j] = s[j+1]: the response starts at j = len(prompt) − 1
+        first = len(prompt) - 1 if mask_prompt else 0  # targets[j] = s[j+1]: the response starts at j = len(prompt) − 1
+        mask[i, first:total - 1] = 1.0
         prompt_lengths[i] = len(prompt)
     return SFTData(sequences[:, :-1], sequences[:, 1:], mask, prompt_lengths)
 
 
-def task_examples(tokenizer, stories, summaries, length: int, separator: str = " tldr ", end: str = "\n") -> SFTData:
+def task_examples(tokenizer, stories, summaries, length: int, separator: str = " tldr ", end: str = "\n",
+                  mask_prompt: bool = True) -> SFTData:
     """The summarisation task as :class:`SFTData`: prompt = story + separator, response = summary, then ``end``.
 
     Padding uses the end token's id: the causal mask keeps padding from reaching any real
@@ -77,7 +81,7 @@ def task_examples(tokenizer, stories, summaries, length: int, separator: str = "
     end_id = int(tokenizer.encode(end)[0])
     prompts = [tokenizer.encode(story + separator) for story in stories]
     responses = [tokenizer.encode(summary) for summary in summaries]
-    return sft_examples(prompts, responses, end_id, end_id, length)
+    return sft_examples(prompts, responses, end_id, end_id, length, mask_prompt)
 
 
 def masked_token_loss(targets, logits, loss_mask):
@@ -95,19 +99,29 @@ def masked_token_loss(targets, logits, loss_mask):
 class FineTuner:
     """One model, one AdamW optimizer and one XLA-compiled masked training step, for several runs.
 
-    The learning rate falls from ``learning_rate`` to 0 along a cosine over ``steps`` steps (a
-    fixed budget ends on small, quiet steps). ``start(weights)`` puts new weights in the model
+    The learning rate rises linearly from 0 to ``learning_rate`` over ``warmup_steps`` steps (Adam's
+    first updates, made from poor second-moment estimates, stay small), then falls to 0 along a cosine
+    over the remaining steps (a fixed budget ends on small, quiet steps). ``start(weights)`` puts new weights in the model
     (a list as ``model.get_weights()`` gives) and the optimizer back to its first step, so the
     next run reuses the compiled step: compiling costs seconds, a step a fraction of one.
     ``train(data, steps, batch_size, seed)`` runs one fine-tuning run. Only
     ``model.trainable_variables`` change (LoRA freezes the rest).
     """
 
-    def __init__(self, model, learning_rate: float, steps: int, weight_decay: float = 0.0, jit_compile: bool = True):
+    def __init__(self, model, learning_rate: float, steps: int, warmup_steps: int = 0, weight_decay: float = 0.0,
+                 jit_compile: bool = True):
         import tensorflow as tf
 
         self.model = model
-        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, require_positive_int(steps, "steps"))
+        steps = require_positive_int(steps, "steps")
+        if not 0 <= warmup_steps < steps:
+            raise ValueError(f"warmup_steps must be in [0, steps = {steps}), got {warmup_steps}")
+        if warmup_steps:
+            schedule = keras.optimizers.schedules.CosineDecay(0.0, steps - warmup_steps, warmup_target=learning_rate,
+                                                              warmup_steps=warmup_steps)
+        else:
+            schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+        self.schedule = schedule  # step → learning rate
         self.optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
         self.optimizer.build(model.trainable_variables)
         self._fresh_optimizer = [v.numpy() for v in self.optimizer.variables]
@@ -273,42 +287,55 @@ def summarize(model, tokenizer, stories, separator: str = " tldr ", end: str = "
     return [tokenizer.decode(ids) for ids in greedy_decode(model, prompts, end_id, max_new_tokens, batch_size)]
 
 
-def lcs_length(a: list, b: list) -> int:
-    """Length of the longest common subsequence of two token lists (dynamic programming, O(|a|·|b|))."""
-    previous = [0] * (len(b) + 1)
-    for x in a:
-        current = [0]
-        for j, y in enumerate(b):
-            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
-        previous = current
-    return previous[-1]
+def story_scores(candidates, references) -> dict:
+    """Per-story scores of candidate summaries against their references: ``{"rouge_l_f1": (n,), "exact_match": (n,)}``.
 
-
-def rouge_l(candidate: str, reference: str) -> dict:
-    """ROUGE-L of one candidate against one reference, on whitespace-separated words.
-
-    L = LCS length, precision P = L / |candidate|, recall R = L / |reference|,
-    F1 = 2PR / (P + R); all 0 when L = 0 (an empty text included).
+    ROUGE-L F1 comes from Google's ``rouge-score`` package, the one keras-hub's ``RougeL`` wraps
+    (it lower-cases and splits on anything that is not a letter or a digit, the same words as a
+    whitespace split on our lower-case summaries); exact match is 1.0 where the two word lists are equal.
     """
-    if not isinstance(candidate, str) or not isinstance(reference, str):
-        raise TypeError(f"candidate and reference must be str, got {type(candidate).__name__} and "
-                        f"{type(reference).__name__}")
-    c, r = candidate.split(), reference.split()
-    common = lcs_length(c, r)
-    if common == 0:
-        return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
-    precision, recall = common / len(c), common / len(r)
-    return {"precision": precision, "recall": recall, "f1": 2 * precision * recall / (precision + recall)}
+    from rouge_score import rouge_scorer
 
-
-def summary_scores(candidates, references) -> dict:
-    """Mean ROUGE-L F1 and exact match (the fraction of candidates equal to their reference) over a test set."""
-    if len(candidates) != len(references) or not candidates:
+    if len(candidates) != len(references) or not len(candidates):
         raise ValueError(f"need as many candidates as references (at least one), got {len(candidates)} and "
                          f"{len(references)}")
-    f1 = [rouge_l(c, r)["f1"] for c, r in zip(candidates, references)]
-    exact = [c.split() == r.split() for c, r in zip(candidates, references)]
-    return {"rouge_l_f1": float(np.mean(f1)), "exact_match": float(np.mean(exact))}
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    f1 = [scorer.score(reference, candidate)["rougeL"].fmeasure for candidate, reference in zip(candidates, references)]
+    exact = [candidate.split() == reference.split() for candidate, reference in zip(candidates, references)]
+    return {"rouge_l_f1": np.array(f1, np.float64), "exact_match": np.array(exact, np.float64)}
+
+
+def bootstrap_interval(values, confidence: float = 0.95, resamples: int = 2000, seed: int = 0) -> tuple:
+    """(low, high): the percentile bootstrap interval of the mean of ``values`` (n,), resampling them with replacement.
+
+    Draw ``resamples`` sets of n values with replacement, take each set's mean, and read the
+    (1 − confidence)/2 and (1 + confidence)/2 quantiles of those means (Efron, 1979). With one
+    score per test story, the interval says how much the mean would move on another test set
+    of the same size.
+    """
+    values = as_array(values, "values", ndim=1, dtype="float")
+    if len(values) < 2:
+        raise ValueError(f"need at least 2 values to resample, got {len(values)}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    resamples = require_positive_int(resamples, "resamples")
+    rows = np.random.default_rng(seed).integers(0, len(values), size=(resamples, len(values)))
+    means = values[rows].mean(axis=1)
+    low, high = np.quantile(means, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(low), float(high)
+
+
+def summary_scores(candidates, references, confidence: float = 0.95, seed: int = 0) -> dict:
+    """Mean ROUGE-L F1 and exact match over a test set, each with its bootstrap interval over the stories.
+
+    Returns ``{"rouge_l_f1": mean, "rouge_l_f1_interval": (low, high), "exact_match": …,
+    "exact_match_interval": …}`` (see :func:`story_scores` and :func:`bootstrap_interval`).
+    """
+    scores = {}
+    for name, values in story_scores(candidates, references).items():
+        scores[name] = float(values.mean())
+        scores[f"{name}_interval"] = bootstrap_interval(values, confidence, seed=seed)
+    return scores
 
 
 def enable_lora(model, rank: int, alpha: float | None = None) -> list:

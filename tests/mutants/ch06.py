@@ -255,10 +255,15 @@ def rouge_recursive(candidate, reference):
     return _f1(lcs(0, 0), len(c), len(r))
 
 
-def rouge_library(candidate, reference):
-    from tinyllm.finetuning import rouge_l
+def rouge_library(candidate, reference):  # Google's rouge-score, told to split on whitespace only
+    from rouge_score import rouge_scorer
 
-    return rouge_l(candidate, reference)["f1"]
+    class Words:
+        def tokenize(self, text):
+            return text.split()
+
+    scorer = rouge_scorer.RougeScorer(["rougeL"], tokenizer=Words())
+    return scorer.score(reference, candidate)["rougeL"].fmeasure
 
 
 ALTERNATIVES = {
