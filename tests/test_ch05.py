@@ -13,7 +13,7 @@ from solutions import ch05
 from tinyllm import distributed, gpt, text_data, tokenizers
 from tinyllm.tokenizers import CharTokenizer
 from tinyllm.gpt import build_gpt, gpt_params, GPTConfig, parameter_count
-from tinyllm.sampling import filter_logits, generate
+from tinyllm.sampling import generate, sampling_mask
 
 TINY = GPTConfig(vocabulary_size=11, sequence_length=12, num_layers=2, num_heads=2, d_model=16)
 
@@ -280,14 +280,22 @@ def test_model_runs_under_mixed_bfloat16_with_float32_logits():
 # --------------------------------------------------------------------------- sampling
 
 
-def test_filter_logits_equals_the_exercise_answers():
+def masked_logits(z, **settings):
+    return np.where(sampling_mask(z, **settings).numpy(), z, -np.inf).astype(np.float32)
+
+
+def test_sampling_mask_keeps_what_the_exercise_answers_keep():
     rng = np.random.default_rng(4)
     for _ in range(5):
         z = distinct_logits(rng, (3, 17))
         for k in (1, 4, 17):
-            np.testing.assert_array_equal(filter_logits(z, top_k=k).numpy(), ch05.top_k_logits(z, k))
+            np.testing.assert_array_equal(masked_logits(z, top_k=k), ch05.top_k_logits(z, k))
         for p in (0.1, 0.5, 0.9, 1.0):
-            np.testing.assert_array_equal(filter_logits(z, top_p=p).numpy(), ch05.top_p_logits(z, p))
+            np.testing.assert_array_equal(masked_logits(z, top_p=p), ch05.top_p_logits(z, p))
+    z = distinct_logits(rng, (2, 9))  # both: top-p renormalises over what top-k kept
+    kept_k = ch05.top_k_logits(z, 5)
+    np.testing.assert_array_equal(masked_logits(z, top_k=5, top_p=0.7), ch05.top_p_logits(kept_k, 0.7))
+    assert sampling_mask(z).numpy().all()
 
 
 def _frequencies(tokens, v):
@@ -310,8 +318,8 @@ def test_exercise_filters_match_keras_hub_samplers(kind):
         sampler = keras_hub.samplers.TopPSampler(p=0.8, seed=1)
     probabilities = keras.ops.softmax(np.repeat(z, n, axis=0))
     theirs = _frequencies(keras.ops.convert_to_numpy(sampler.get_next_token(probabilities)), v)
-    ours = _frequencies(tf.random.stateless_categorical(np.repeat(filter_logits(z, **{kind: 3 if kind == "top_k"
-                                                                                         else 0.8}), n, axis=0),
+    ours = _frequencies(tf.random.stateless_categorical(np.repeat(masked_logits(z, **{kind: 3 if kind == "top_k"
+                                                                                     else 0.8}), n, axis=0),
                                                          1, seed=[0, 1]).numpy(), v)
     expected = keras.ops.convert_to_numpy(keras.ops.softmax(filtered))[0]
     np.testing.assert_array_equal(theirs > 0, np.isfinite(filtered[0]))
@@ -449,3 +457,55 @@ def test_fit_compiles_with_xla_without_op_determinism_and_repeats_bit_for_bit():
     assert lines["jit"] == "True True False False"
     assert float(lines["repeat"]) == 0.0
     assert float(lines["xla_vs_plain"]) < 2e-5
+
+
+# --------------------------------------------------------------------------- timing (tinyllm.timing)
+
+
+def test_time_variants_excludes_the_warm_up_and_interleaves_the_rounds():
+    import time
+
+    from tinyllm.timing import time_variants
+
+    calls = []
+
+    def slow_first_call():
+        calls.append("a")
+        time.sleep(0.3 if calls.count("a") == 1 else 0.001)
+
+    def other():
+        calls.append("b")
+        time.sleep(0.001)
+
+    timings = time_variants({"a": slow_first_call, "b": other}, repeats=4, number=3)
+    assert calls[:2] == ["a", "b"]  # one warm-up call each, untimed
+    rounds = calls[2:]
+    assert rounds == ["a"] * 3 + ["b"] * 3 + ["b"] * 3 + ["a"] * 3 + ["a"] * 3 + ["b"] * 3 + ["b"] * 3 + ["a"] * 3
+    assert timings["a"].median < 0.05 and len(timings["a"].seconds) == 4 and timings["a"].number == 3
+    low, high = timings["a"].spread
+    assert low <= timings["a"].median <= high
+
+
+def test_autorange_and_compare_call_a_real_difference_and_no_false_one():
+    import time
+
+    from tinyllm.timing import compare, time_variants
+
+    t = time_variants({"fast": lambda: time.sleep(0.002), "slow": lambda: time.sleep(0.006),
+                       "fast again": lambda: time.sleep(0.002)}, repeats=5)
+    assert t["fast"].number >= 20  # autorange: at least 0.2 s per round
+    assert "fast is faster" in compare(t["fast"], t["slow"]).verdict
+    assert "slow is slower" in compare(t["slow"], t["fast"]).verdict
+    assert compare(t["fast"], t["fast again"]).verdict == "the same within the spread"
+    assert 0.2 < compare(t["fast"], t["slow"]).ratio < 0.6  # measured 0.35 (sleep overhead)
+
+
+def test_timing_refuses_bad_input():
+    from tinyllm.timing import Timing, compare, time_variants
+
+    with pytest.raises(ValueError, match="repeats"):
+        time_variants({"a": lambda: None}, repeats=2)
+    with pytest.raises(ValueError, match="callables"):
+        time_variants({"a": 3})
+    with pytest.raises(ValueError, match="same rounds"):
+        compare(Timing("a", (1.0, 1.0, 1.0), 1), Timing("b", (1.0, 1.0), 1))

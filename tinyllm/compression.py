@@ -1,8 +1,10 @@
-"""Chapter 7 — making a model small: distillation loss, int8/int4 weight quantization, magnitude pruning.
+"""Chapter 7 — making a model small: int8/int4 weight quantization, magnitude pruning.
 
-    distillation   L_KD = T² · mean KL(p_T ‖ q_T),  p_T = softmax(z_teacher / T), q_T = softmax(z_student / T)
-    quantization   s_j = max_i |w_ij| / q_max,  q_ij = clip(round(w_ij / s_j), −q_max, q_max),  w ≈ q · s
+The distillation loss is Keras's (``keras.distillation.LogitsDistillation``), so it is not here.
+
+    quantization   r_j = q_max / max_i |w_ij|,  q_ij = clip(round(w_ij · r_j), −q_max, q_max),  w ≈ q / r
                    q_max = 2^(bits−1) − 1: 127 for int8, 7 for int4; one scale per output channel j
+                   (Keras's quantizer, which stores the inverse scale r)
     pruning        zero the k = ⌊sparsity · N⌋ weights of smallest |w| over all N prunable weights
 """
 
@@ -17,48 +19,31 @@ from keras import ops
 from tinyllm.validation import as_array
 
 
-def soft_target_loss(teacher_logits, student_logits, temperature: float):
-    """T² · mean over positions of KL(softmax(teacher/T) ‖ softmax(student/T)); logits (…, v) → scalar.
+def quantize_weights(w, bits: int = 8, axis: int = 0):
+    """Symmetric per-channel quantization with Keras's own quantizer: w (d_in, d_out) → (q int8, inverse scale).
 
-    Written with log-softmax, so it is stable for any logits. It equals what
-    ``keras.distillation.LogitsDistillation(temperature)`` computes, except that Keras's
-    ``KLDivergence`` clips probabilities to [1e-7, 1] first. The gradient with respect to the
-    student's logits is T·(q_T − p_T) / (number of positions): the T² keeps it from shrinking
-    as 1/T² at high temperature.
+    ``keras.quantizers.abs_max_quantize`` — what ``model.quantize("int8")`` runs on a Dense
+    kernel — with the integer range ±q_max, q_max = 2^(bits−1) − 1 (127 for int8, 7 for int4,
+    still held one per int8 byte here). One inverse scale per slice along the other axes of
+    ``axis`` (``axis=0``: one per output column j), stored the way Keras stores it:
+    r_j = q_max / (max_i |w_ij| + 10⁻⁷), q = clip(round(w · r), −q_max, q_max), w ≈ q / r.
     """
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    log_p = ops.log_softmax(ops.cast(teacher_logits, "float32") / temperature, axis=-1)
-    log_q = ops.log_softmax(ops.cast(student_logits, "float32") / temperature, axis=-1)
-    kl = ops.sum(ops.exp(log_p) * (log_p - log_q), axis=-1)
-    return temperature ** 2 * ops.mean(kl)
-
-
-def symmetric_quantize(w, bits: int = 8, axis: int = 0):
-    """Symmetric per-channel quantization: w (d_in, d_out) float → (q int8 like w, scale float32).
-
-    One scale per slice along the other axes of ``axis``: with ``axis=0`` (a Dense kernel)
-    one per output column j, s_j = max_i |w_ij| / q_max (1 for an all-zero column), and
-    q = clip(round(w / s), −q_max, q_max), rounding half to even. ``bits`` = 8 gives int8
-    (q_max = 127), 4 gives int4 values (q_max = 7), still held one per int8 byte here.
-    """
-    w = as_array(w, "w", ndim=2, dtype="float")
+    w = as_array(w, "w", ndim=2, dtype="float").astype(np.float32)
     if bits not in (2, 3, 4, 5, 6, 7, 8):
         raise ValueError(f"bits must be an integer from 2 to 8, got {bits!r}")
     q_max = 2 ** (bits - 1) - 1
-    largest = np.max(np.abs(w), axis=axis, keepdims=True)
-    scale = np.where(largest > 0, largest / q_max, 1.0).astype(np.float32)
-    q = np.clip(np.round(w / scale), -q_max, q_max).astype(np.int8)
-    return q, np.squeeze(scale, axis=axis)
+    q, inverse_scale = keras.quantizers.abs_max_quantize(w, axis=axis, value_range=(-q_max, q_max), dtype="int8",
+                                                         to_numpy=True)
+    return ops.convert_to_numpy(q), np.squeeze(ops.convert_to_numpy(inverse_scale), axis=axis)
 
 
-def dequantize(q, scale, axis: int = 0) -> np.ndarray:
-    """q (d_in, d_out) ints and the per-channel scale of :func:`symmetric_quantize` → float32 q · s."""
-    return (np.asarray(q, np.float32) * np.expand_dims(np.asarray(scale, np.float32), axis)).astype(np.float32)
+def dequantize(q, inverse_scale, axis: int = 0) -> np.ndarray:
+    """q (d_in, d_out) ints and the per-channel inverse scale of :func:`quantize_weights` → float32 q / r."""
+    return (np.asarray(q, np.float32) / np.expand_dims(np.asarray(inverse_scale, np.float32), axis)).astype(np.float32)
 
 
 def model_matrices(model) -> dict:
-    """Every 2-D weight of a mini GPT by path → (variable, channel axis for :func:`symmetric_quantize`).
+    """Every 2-D weight of a mini GPT by path → (variable, channel axis for :func:`quantize_weights`).
 
     Dense kernels (d_in, d_out) have one channel per output column (axis 0 reduced); the token
     and position tables (rows are vectors: E is also the tied output layer, z = x Eᵀ) one per row.
@@ -74,7 +59,7 @@ def quantize_model(model, bits: int = 8) -> dict:
     """Weight-only quantization of every matrix of ``model``, in place: each becomes q · s.
 
     Returns what would be stored: ``{path: array}`` with ``path + "/q"`` (int8) and
-    ``path + "/scale"`` (float32) for each matrix, float32 for every other weight (biases,
+    ``path + "/scale"`` (float32, the inverse scale) for each matrix, float32 for every other weight (biases,
     layer norms). The model then computes in float32 with the rounded weights, so its loss
     is exactly the loss of the stored int8 model.
     """
@@ -84,9 +69,9 @@ def quantize_model(model, bits: int = 8) -> dict:
         value = ops.convert_to_numpy(variable)
         if variable.path in matrices:
             axis = matrices[variable.path][1]
-            q, scale = symmetric_quantize(value, bits, axis)
-            stored[variable.path + "/q"], stored[variable.path + "/scale"] = q, scale
-            variable.assign(dequantize(q, scale, axis))
+            q, inverse_scale = quantize_weights(value, bits, axis)
+            stored[variable.path + "/q"], stored[variable.path + "/scale"] = q, inverse_scale
+            variable.assign(dequantize(q, inverse_scale, axis))
         else:
             stored[variable.path] = value.astype(np.float32)
     return stored

@@ -94,9 +94,8 @@ def without_autotune(dataset):
     TensorFlow 2.21: a thread runs beside every iterator, sleeping between
     tuning rounds for longer and longer periods, and deleting the iterator waits
     for the current sleep to end. ``model.fit`` deletes its iterator when it
-    returns; on chapter 5's 20-second training run we measured ``fit`` returning
-    1 to 23 s after its last step in 9 of 19 runs, and within 0.1 s in all 6 runs
-    with autotuning off (``tests/test_ch05.py`` checks the option is set).
+    returns, so with autotuning on it can return seconds after its last step
+    (measured in ``docs/notes_ch05.md``; ``tests/test_ch05.py`` checks the option is set).
     """
     import tensorflow as tf
 
@@ -194,10 +193,9 @@ def make_evaluator(model, val_ids, sequence_length: int, max_tokens: int | None 
 def cpu_has_fast_bfloat16() -> bool:
     """True on a CPU with AMX tile units for bfloat16 matmuls (Linux: the ``amx_bf16`` flag of /proc/cpuinfo).
 
-    AVX512-BF16 alone does not pay off: on the course's 2-core AMD EPYC (which has it,
-    but no AMX) ``python -m course.bench gpt`` measured mixed_bfloat16 against float32 at
-    19.5k vs 19.0k tokens/s (oneDNN, no XLA), 26.5k vs 30–34k (oneDNN and XLA) and
-    13.0k vs 15.6k (oneDNN off).
+    AVX512-BF16 alone did not pay off on the course's 2-core AMD EPYC (which has it, but no
+    AMX): ``python -m course.bench gpt`` measures it on any machine, and
+    ``docs/notes_ch05.md`` records what it measured there.
     """
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:

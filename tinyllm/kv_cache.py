@@ -118,9 +118,11 @@ def cached_next_token_logits(model, token_ids, cache=None):
 
     ``cache`` must hold the first p < t tokens of ``token_ids`` (from the previous call) or be
     None; only tokens p … t−1 are run. Equal, to float rounding, to :func:`next_token_logits`.
-    Past the context (t > T) the window slides: every kept token moves to a new position, its
-    learned position embedding changes and so does every key and value, so nothing cached stays
-    valid — the whole window is recomputed and the cache returned is None.
+    Past the context (t > T) the window slides and nothing cached stays valid — the whole
+    window is recomputed and the cache returned is None. Two reasons: in every block after the
+    first, each cached key and value was computed from a position that had attended to the
+    token now evicted (so no position scheme allows exact reuse), and with learned absolute
+    positions every kept token also moves to a new position embedding.
     """
     token_ids = as_array(token_ids, "token_ids", ndim=2, dtype="int").astype("int32")
     t = token_ids.shape[1]

@@ -14,27 +14,26 @@ import numpy as np
 from tinyllm.validation import require_positive_int
 
 
-def filter_logits(logits, top_k=None, top_p=None):
-    """(b, v) float logits → the same with everything outside top-k, then the top-p nucleus, at −inf.
+def sampling_mask(logits, top_k=None, top_p=None):
+    """(b, v) float logits → (b, v) bool: the tokens that top-k, then the top-p nucleus, let through.
 
-    Written with TensorFlow ops for the sampler. Ties with the cut-off value are
-    kept in both filters. Top-p renormalises over what top-k kept.
+    Written with TensorFlow ops for the sampler, which samples from the logits with
+    every other token at −inf. Ties with the cut-off value are kept in both filters.
+    Top-p renormalises over what top-k kept.
     """
     import tensorflow as tf
 
     logits = tf.convert_to_tensor(logits, tf.float32)
-    minus_inf = tf.fill(tf.shape(logits), float("-inf"))
+    keep = tf.ones(tf.shape(logits), tf.bool)
     if top_k is not None:
-        kth_largest = tf.math.top_k(logits, k=int(top_k)).values[:, -1:]
-        logits = tf.where(logits >= kth_largest, logits, minus_inf)
+        keep = logits >= tf.math.top_k(logits, k=int(top_k)).values[:, -1:]
     if top_p is not None:
-        sorted_logits = tf.sort(logits, axis=-1, direction="DESCENDING")
+        sorted_logits = tf.sort(tf.where(keep, logits, float("-inf")), axis=-1, direction="DESCENDING")
         mass_before = tf.math.cumsum(tf.nn.softmax(sorted_logits, axis=-1), axis=-1, exclusive=True)
-        keep = mass_before < float(top_p)
-        threshold = tf.reduce_min(tf.where(keep, sorted_logits, tf.fill(tf.shape(logits), float("inf"))),
+        threshold = tf.reduce_min(tf.where(mass_before < float(top_p), sorted_logits, float("inf")),
                                   axis=-1, keepdims=True)
-        logits = tf.where(logits >= threshold, logits, minus_inf)
-    return logits
+        keep = keep & (logits >= threshold)
+    return keep
 
 
 _NEXT_LOGITS = weakref.WeakKeyDictionary()
@@ -90,7 +89,8 @@ def generate(model, prompt_ids, max_new_tokens: int, temperature: float = 1.0, t
         if temperature == 0:
             token = tf.argmax(logits, axis=-1, output_type=tf.int32)
         else:
-            logits = filter_logits(logits / temperature, top_k, top_p)
+            logits = logits / temperature
+            logits = tf.where(sampling_mask(logits, top_k, top_p), logits, float("-inf"))
             token = tf.random.stateless_categorical(logits, 1, seed=[seed, i], dtype=tf.int32)[:, 0]
         ids = np.concatenate([ids, token.numpy()[:, None]], axis=1)
     return ids[0] if single else ids
@@ -108,7 +108,7 @@ class SampleCallback(keras.callbacks.Callback):
     """Print (and keep in ``samples``) a continuation of ``prompt`` every ``every`` epochs of ``fit``.
 
     Watching the same prompt continued at a few points of training shows the
-    model learn: random characters, then words, then the corpus's sentences.
+    model learn: misspelt fragments, then words, then the corpus's sentences.
     """
 
     def __init__(self, tokenizer, prompt: str, every: int = 1, max_new_tokens: int = 80, temperature: float = 0.8,
