@@ -13,8 +13,9 @@ never import ``solutions`` (the leak check below refuses an edition that does).
 
 Before the edition is moved into place it is checked for leaks (a ``solutions``
 or hidden-case module, an import of ``solutions``, a solved exercise cell, three
-lines in a row of a reference answer or of a hidden case); ``OUT_DIR`` is only
-replaced when it is empty or an earlier student edition.
+lines in a row of a reference answer or of a hidden case, and a library function
+that computes an exercise's answer, found by running it on the public cases);
+``OUT_DIR`` is only replaced when it is empty or an earlier student edition.
 """
 
 from __future__ import annotations
@@ -182,6 +183,84 @@ def secret_fingerprints() -> dict:
     for path in sorted((ROOT / "course" / "hidden").glob("ch*.py")):
         prints[f"course/hidden/{path.name}"] = _windows(_normalized_lines(path.read_text(encoding="utf-8")))
     return prints
+
+
+# The child process of :func:`library_answers`: import every module of the library it is given and run
+# each public function whose signature accepts an exercise's public cases on them. One that returns the
+# expected output on every case computes that exercise's answer, however its code is written.
+_BEHAVIOUR_SCAN = r"""
+import contextlib, importlib, inspect, io, json, signal, sys, warnings
+root, exercise_ids = sys.argv[1], json.loads(sys.argv[2])
+from course.checking import compare, expected_outputs
+from course.calling import call_case
+from course.registry import exercises, get_exercise, public_cases
+warnings.filterwarnings("ignore")
+functions = []
+for path in sorted(__import__("pathlib").Path(root, "tinyllm").glob("*.py")):
+    if path.stem.startswith("_"):
+        continue
+    try:
+        module = importlib.import_module("tinyllm." + path.stem)
+    except Exception:
+        continue
+    functions += [(f"tinyllm/{path.name}", name, value) for name, value in vars(module).items()
+                  if inspect.isfunction(value) and not name.startswith("_") and value.__module__ == module.__name__]
+def timeout(signum, frame):
+    raise TimeoutError
+signal.signal(signal.SIGALRM, timeout)
+found = []
+for exercise_id in exercise_ids or exercises():
+    exercise, cases = get_exercise(exercise_id), public_cases(exercise_id)
+    expected = expected_outputs(exercise_id, cases)
+    for where, name, function in functions:
+        try:
+            signature = inspect.signature(function)
+            if not all(signature.bind(*case.args, **case.kwargs) for case in cases):
+                continue
+        except (TypeError, ValueError):
+            continue
+        same = True
+        for case, value in zip(cases, expected):
+            signal.alarm(20)
+            try:
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    status, output, _ = call_case(function, case.args, case.kwargs)
+            except BaseException:
+                status = "error"
+            finally:
+                signal.alarm(0)
+            if status != "ok" or compare(value, output, exercise.rtol, exercise.atol) is not None:
+                same = False
+                break
+        if same:
+            found.append(f"{where}: {name}() computes the answer of {exercise_id} (it passes every public case)")
+print(json.dumps(found))
+"""
+
+
+def library_answers(root: Path, exercise_ids: list | None = None, timeout: float = 900) -> list:
+    """Functions of ``root/tinyllm`` that compute an exercise's answer, found by behaviour (empty: none).
+
+    Copied lines are not the only way to leak an answer: a library function written differently
+    but computing the same thing (``symmetric_quantize(w, 8, 0)`` against ``quantize_int8(w)``)
+    hands the learner the answer as surely. So every public function of every module of the
+    library whose signature accepts an exercise's public cases is called on them, in a separate
+    Python that imports ``root``'s ``tinyllm`` (the edition's own copy) and this repository's
+    ``course``; one that returns the reference's output on every case is reported. A function
+    that takes the arguments in another order, or needs a wrapper, is not found: the public
+    cases are its only probe.
+    """
+    import subprocess
+
+    from course.environment import quiet_environment
+
+    code = f"import sys; sys.path[:0] = [{str(root)!r}, {str(ROOT)!r}]\n" + _BEHAVIOUR_SCAN
+    result = subprocess.run([sys.executable, "-c", code, str(root), json.dumps(exercise_ids or [])],
+                            capture_output=True, text=True, timeout=timeout, cwd=root,
+                            env=quiet_environment(MPLBACKEND="Agg"))
+    if result.returncode != 0:
+        raise ReleaseError(f"the behaviour check of the library failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def leaks(edition: Path, fingerprints: dict | None = None) -> list:

@@ -17,8 +17,9 @@ Symmetric per-channel int8 quantization of a weight matrix w (d_in, d_out):
 with round half to even, so that w ≈ q · s. Global magnitude pruning zeroes the
 ⌊sparsity · N⌋ entries of smallest |w| (ties broken by the lower flat index).
 
-These are the exercise answers, in NumPy; :mod:`tinyllm.compression` does the same for the
-chapter's models, and the tests show they agree (and agree with Keras).
+These are the exercise answers, in NumPy. The library does not repeat them: the chapter uses
+Keras's ``LogitsDistillation`` and ``abs_max_quantize`` (which keeps the inverse scale), and
+:mod:`tinyllm.compression` computes pruning masks over many arrays; the tests show they agree.
 """
 
 from __future__ import annotations

@@ -214,3 +214,41 @@ def test_leaks_finds_solutions_hidden_cases_and_copied_answers(tmp_path):
     assert "imports.py: imports solutions" in found
     assert "cases.py: hidden grading cases" in found
     assert "copied.py: contains the reference answer of" in found
+
+
+@pytest.mark.slow
+def test_library_answers_finds_a_library_function_that_computes_an_answer_however_it_is_written(tmp_path):
+    """No line in common with the reference, a different name and argument name: its behaviour gives it away."""
+    from course.release import library_answers
+
+    shutil.copytree(ROOT / LIBRARY, tmp_path / LIBRARY, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / LIBRARY / "leaky.py").write_text(textwrap.dedent('''
+        """A module whose function happens to compute ch07.quantize_int8, written without its lines."""
+        import numpy as np
+
+
+        def per_column_int8(matrix):
+            """Symmetric int8 with one scale per output column."""
+            m = np.asarray(matrix, dtype=np.float32)
+            top = np.abs(m).max(axis=0)
+            step = np.float32(1) * np.where(top == 0, np.float32(127), top) / np.float32(127)
+            return np.clip(np.round(m / step), -127, 127).astype(np.int8), step.astype(np.float32)
+
+
+        def per_tensor_int8(matrix):
+            """One scale for the whole matrix: a common mistake, which the public cases reject."""
+            m = np.asarray(matrix, dtype=np.float32)
+            step = max(float(np.abs(m).max()), 1e-12) / 127
+            return np.clip(np.round(m / step), -127, 127).astype(np.int8), np.full(m.shape[1], step, np.float32)
+        '''), encoding="utf-8")
+    found = library_answers(tmp_path, ["ch07.quantize_int8", "ch07.magnitude_prune"])
+    assert found == ["tinyllm/leaky.py: per_column_int8() computes the answer of ch07.quantize_int8 "
+                     "(it passes every public case)"]
+    assert leaks(tmp_path) == []  # the line fingerprints alone miss it
+
+
+@pytest.mark.slow
+def test_the_library_computes_no_exercise_answer():
+    from course.release import library_answers
+
+    assert library_answers(ROOT) == []

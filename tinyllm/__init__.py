@@ -7,9 +7,10 @@ builds it (``python -m course.library check`` proves it); later chapters import 
     chapter 2  tokenizers (Vocabulary), recurrence, seq2seq, sequence_metrics
     chapter 3  autoencoders
     chapter 4  attention, transformer, attention_seq2seq
-    chapter 5  tokenizers (ByteTokenizer), text_data, gpt, sampling, distributed
+    chapter 5  tokenizers (ByteTokenizer), text_data, gpt, sampling, distributed, timing
     chapter 6  finetuning
     chapter 7  kv_cache, compression
+    chapter 8  bpe
 
 Keras runs on TensorFlow here: the backend is fixed before any module imports Keras.
 """
