@@ -1,7 +1,8 @@
 """Train and sample the chapter-5 mini GPT from the command line.
 
     python -m course.gpt train [--text FILE] [--strategy default|mirrored|multiworker] [--replicas N]
-                               [--steps N] [--global-batch B] [--seed S] [--out DIR] ...
+                               [--steps N] [--global-batch B] [--seed S] [--out DIR]
+                               [--tokenizer char|bpe] [--vocab-size N] ...
     python -m course.gpt sample --out DIR --prompt TEXT [--max-tokens N --temperature T --top-k K --top-p P --seed S]
 
 ``train`` uses the course corpus unless ``--text`` names a UTF-8 file of your own.
@@ -13,6 +14,9 @@ every replica and worker. ``--out`` keeps checkpoints, TensorBoard logs
 (``tensorboard --logdir DIR/logs``) and the final weights; starting again with
 the same ``--out`` resumes and continues to ``--steps``. The last line printed
 is ``val_loss=<float>`` (mean next-token cross-entropy, nats, on the validation split).
+``--tokenizer bpe`` trains chapter 8's byte-level BPE (``--vocab-size`` ids) on the training split first,
+keeps it in ``--out`` (``tokenizer.json``), and ``sample`` encodes and decodes with it; ``val_loss`` is
+then in nats per BPE token, and the line before it gives nats per character.
 
 The helpers at the bottom start a multi-worker job on this machine (one process
 per worker on 127.0.0.1, free ports, a hard time limit, SIGKILL of the whole
@@ -34,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STRATEGIES = ("default", "mirrored", "multiworker")
+DEFAULT_BPE_VOCABULARY = 400  # the course corpus allows at most 499 (100 distinct pre-tokens)
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
 
@@ -44,6 +49,17 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _vocabulary_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 256:
+        raise argparse.ArgumentTypeError(f"a byte-level BPE vocabulary holds the 256 byte values and the merges "
+                                         f"learned on top, so it must be at least 256, got {value}")
     return value
 
 
@@ -71,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sequences per step, summed over all replicas and workers (default: %(default)s)")
     t.add_argument("--seed", type=int, default=0, help="initial weights and batch order (default: %(default)s)")
     t.add_argument("--out", help="directory for checkpoints, logs and weights; the same --out resumes")
+    t.add_argument("--tokenizer", choices=("char", "bpe"), default="char",
+                   help="char: one id per character of the text; bpe: byte-level BPE trained on the training "
+                        "split and kept in --out (default: %(default)s)")
+    t.add_argument("--vocab-size", type=_vocabulary_size, default=None,
+                   help=f"--tokenizer bpe: vocabulary size, 256 bytes + merges (default: {DEFAULT_BPE_VOCABULARY})")
     model = t.add_argument_group("model")
     model.add_argument("--seq-len", type=_positive_int, default=64, help="context length T (default: %(default)s)")
     model.add_argument("--layers", type=_positive_int, default=4, help="Transformer blocks (default: %(default)s)")
@@ -123,6 +144,10 @@ def command_train(args) -> float:
         data = prepare_text(text, args.seq_len, name=f"--text {args.text}" if args.text else name)
     except (FileNotFoundError, ValueError) as error:
         _fail(f"--text: {error}" if args.text and "--text" not in str(error) else str(error))
+    if args.vocab_size is not None and args.tokenizer != "bpe":
+        _fail("--vocab-size is the size of a BPE vocabulary: add --tokenizer bpe")
+    if args.tokenizer == "bpe":
+        data = _bpe_data(text, args.vocab_size or DEFAULT_BPE_VOCABULARY, args.seq_len, name)
 
     # Then the strategy: logical CPU devices and MultiWorkerMirroredStrategy must exist before any other TF op.
     from course.runs import PeerWatchdog
@@ -160,14 +185,16 @@ def command_train(args) -> float:
                     val_tokens=args.val_tokens)
     chief = args.strategy != "multiworker" or is_chief()
     verbose = not args.quiet
+    unit = "token" if args.tokenizer == "bpe" else "char"
     if verbose and chief:
         rates = baselines(data)
-        entropy = f", entropy rate {corpus_info()['entropy_rate_nats_per_char']:.3f}" if not args.text else ""
-        print(f"text: {name}, {len(text):,} characters, vocabulary {data.vocabulary_size}")
+        entropy = f", entropy rate {corpus_info()['entropy_rate_nats_per_char']:.3f} nats/char" if not args.text else ""
+        print(f"text: {name}, {len(text):,} characters, vocabulary {data.vocabulary_size}"
+              + (f" (byte-level BPE, {len(data.val_ids):,} validation tokens)" if unit == "token" else ""))
         print(f"devices: {environment_summary()}; strategy {args.strategy}, {strategy.num_replicas_in_sync} "
               f"replica(s) in sync, per-replica batch {args.global_batch // strategy.num_replicas_in_sync}; "
               f"precision {precision}; XLA {xla}")
-        print(f"model: {parameter_count(config)['total']:,} parameters; baselines (nats/char): "
+        print(f"model: {parameter_count(config)['total']:,} parameters; baselines (nats/{unit}): "
               f"unigram {rates['unigram']:.3f}, bigram {rates['bigram']:.3f}{entropy}", flush=True)
     try:
         result = train(strategy, data, config, run, out=args.out, text_id=text_fingerprint(text), verbose=verbose,
@@ -176,8 +203,31 @@ def command_train(args) -> float:
         _fail(str(error))
     if verbose and chief and result.steps > result.start_step and result.tokens_per_sec == result.tokens_per_sec:
         print(f"trained steps {result.start_step + 1}…{result.steps}: {result.tokens_per_sec:,.0f} tokens/s")
+    if unit == "token" and chief:
+        n = min(len(data.val_ids) - 1, run.val_tokens or len(data.val_ids)) // args.seq_len * args.seq_len
+        characters = len(data.tokenizer.decode(data.val_ids[1:n + 1]))
+        print(f"validation: {result.val_loss:.4f} nats/token × {n:,} tokens / {characters:,} characters = "
+              f"{result.val_loss * n / characters:.4f} nats/char", flush=True)
     print(f"val_loss={result.val_loss:.6f}", flush=True)
     return result.val_loss
+
+
+def _bpe_data(text: str, vocabulary_size: int, sequence_length: int, name: str):
+    """Chapter 8's byte-level BPE trained on the training split only, and the two splits encoded with it."""
+    from tinyllm.bpe import train_bpe
+    from tinyllm.text_data import TextData, split_text
+
+    train_part, val_part = split_text(text)
+    try:
+        tokenizer = train_bpe(train_part, vocabulary_size)
+    except ValueError as error:
+        _fail(f"--vocab-size {vocabulary_size}: {error} (the training split of {name})")
+    data = TextData(tokenizer, tokenizer.encode(train_part), tokenizer.encode(val_part))
+    if min(len(data.train_ids), len(data.val_ids)) < sequence_length + 1:
+        _fail(f"{name} is too short for a context of {sequence_length} BPE tokens: its training and validation "
+              f"parts have {len(data.train_ids)} and {len(data.val_ids)} tokens, each needs at least "
+              f"{sequence_length + 1} (a longer text, a smaller --vocab-size or a shorter --seq-len)")
+    return data
 
 
 def command_sample(args) -> str:

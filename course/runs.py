@@ -32,6 +32,7 @@ CHECKPOINT_DIR = "checkpoints"
 
 
 WEIGHTS_FILE = "model.weights.h5"
+TOKENIZER_FILE = "tokenizer.json"  # a BPE run's tokenizer (chapter 8); a character run keeps its vocabulary in run.json
 
 
 HISTORY_FILE = "history.json"
@@ -172,9 +173,15 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
         out = Path(out)
         own_dir = out if chief else out / f"worker_{index}"
         own_dir.mkdir(parents=True, exist_ok=True)
-        record = {"model": model_config.to_dict(), "run": run.identity(), "text": text_id,
-                  "vocabulary": "".join(data.tokenizer.vocabulary)}
+        record = {"model": model_config.to_dict(), "run": run.identity(), "text": text_id}
+        if hasattr(data.tokenizer, "merges"):  # chapter 8's BPETokenizer: its merges go to tokenizer.json
+            merges = json.dumps(data.tokenizer.merges).encode("utf-8")
+            record["tokenizer"] = {"kind": "bpe", "file": TOKENIZER_FILE, "merges": hashlib.sha256(merges).hexdigest()}
+        else:
+            record["vocabulary"] = "".join(data.tokenizer.vocabulary)
         _check_or_write_run_file(out, record, chief)
+        if "tokenizer" in record and chief:
+            data.tokenizer.save(out / TOKENIZER_FILE)
         checkpoint_dir = out / CHECKPOINT_DIR
         logs_dir = out / "logs"
 
@@ -336,6 +343,13 @@ def load_trained(out):
     optimizer = make_optimizer(model, RunConfig(**record["run"]))
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     restore_fully(weights_checkpoint(model, optimizer=optimizer, step=step), latest)
+    if record.get("tokenizer", {}).get("kind") == "bpe":
+        from tinyllm.bpe import BPETokenizer
+
+        if not (out / TOKENIZER_FILE).exists():
+            raise FileNotFoundError(f"{out} holds a BPE run but no tokenizer ({TOKENIZER_FILE} is missing); the "
+                                    "model's ids mean nothing without it: train again with a new --out")
+        return model, BPETokenizer.load(out / TOKENIZER_FILE), record
     return model, CharTokenizer(record["vocabulary"]), record
 
 

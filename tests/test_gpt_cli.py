@@ -187,3 +187,60 @@ def test_the_command_line_reports_the_xla_that_actually_ran():
     assert "XLA off (XLA is not used with several replicas)" in mirrored.stdout
     single = run("course.gpt", "train", *TINY, "--steps", "2", timeout=180)
     assert single.returncode == 0 and "XLA on" in single.stdout
+
+
+# --------------------------------------------------------------------------- chapter 8: --tokenizer bpe
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("options,message", [
+    (["--tokenizer", "bpe", "--vocab-size", "200"], "must be at least 256, got 200"),
+    (["--tokenizer", "bpe", "--vocab-size", "lots"], "expected an integer, got 'lots'"),
+    (["--vocab-size", "300"], "--vocab-size is the size of a BPE vocabulary: add --tokenizer bpe"),
+])
+def test_bad_bpe_options_get_a_clear_error(options, message):
+    result = run("course.gpt", "train", *TINY, "--steps", "1", *options, timeout=120)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_a_text_too_short_for_the_merges_asked_is_refused(tmp_path):
+    path = tmp_path / "small.txt"
+    path.write_text("one day ivy went home.\n" * 40, encoding="utf-8")  # 7 distinct pre-tokens: 16 merges at most
+    result = run("course.gpt", "train", "--text", str(path), *TINY, "--steps", "1", "--tokenizer", "bpe",
+                 "--vocab-size", "300", timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--vocab-size 300: the text is too short for vocabulary_size=300" in result.stderr
+    assert "at most 272 ids" in result.stderr
+
+
+@pytest.mark.slow
+def test_bpe_run_keeps_its_tokenizer_and_sample_decodes_with_it(tmp_path):
+    import json
+
+    from tinyllm.bpe import BPETokenizer
+
+    text = tmp_path / "story.txt"
+    text.write_text((ROOT / "data" / "corpus" / "tiny_world.txt").read_text(encoding="utf-8")[:30_000], "utf-8")
+    out = tmp_path / "bpe"
+    result = run("course.gpt", "train", "--text", str(text), *TINY, "--steps", "3", "--tokenizer", "bpe",
+                 "--vocab-size", "320", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert re.fullmatch(r"val_loss=\d+\.\d+", lines[-1])
+    assert re.fullmatch(r"validation: [\d.]+ nats/token × [\d,]+ tokens / [\d,]+ characters = [\d.]+ nats/char",
+                        lines[-2])
+    assert "vocabulary 320 (byte-level BPE" in result.stdout
+    tokenizer = BPETokenizer.load(out / "tokenizer.json")
+    assert tokenizer.vocabulary_size == 320
+    assert json.loads((out / "run.json").read_text())["tokenizer"]["kind"] == "bpe"
+    sample = run("course.gpt", "sample", "--out", str(out), "--prompt", "one day", "--max-tokens", "10",
+                 "--seed", "1")
+    assert sample.returncode == 0, sample.stderr
+    assert sample.stdout.strip().startswith("one day") and len(sample.stdout.strip()) > len("one day")
+    unseen = run("course.gpt", "sample", "--out", str(out), "--prompt", "zebra 你好", "--max-tokens", "3")
+    assert unseen.returncode == 0 and unseen.stdout.startswith("zebra 你好")  # bytes: nothing is out of vocabulary
+    (out / "tokenizer.json").unlink()
+    missing = run("course.gpt", "sample", "--out", str(out), "--prompt", "one day")
+    assert missing.returncode == 2 and "no tokenizer (tokenizer.json is missing)" in missing.stderr
+    assert "Traceback" not in missing.stderr
