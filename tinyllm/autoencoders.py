@@ -141,8 +141,8 @@ def train_autoencoder(model, x_train, epochs: int = 300, batch_size: int = 256, 
     Self-supervised: the target is the input itself, no label is needed. ``log_every = n > 0``
     prints one line every n epochs (and after the last) with the training loss.
     The images go in as a ``tf.data`` pipeline (reshuffled every epoch, then
-    batched): for a model this small, ``fit`` on NumPy arrays spends several
-    times longer slicing batches in Python than computing them.
+    batched), so batches are cut by tf.data rather than by ``fit``'s slicing of
+    NumPy arrays in Python.
     """
     import tensorflow as tf
 
@@ -172,8 +172,8 @@ def train_autoencoder(model, x_train, epochs: int = 300, batch_size: int = 256, 
 def reconstruct(model, x):
     """x̂ = decoder(encoder(x)) at inference (no corruption layer active), float32 (n, D).
 
-    A direct call rather than ``model.predict``: for a few hundred small images it is
-    faster and compiles nothing.
+    A direct call rather than ``model.predict``, which would build a batched dataset and a
+    prediction function for a few hundred small images.
     """
     return keras.ops.convert_to_numpy(model(as_array(x, "x", ndim=2, dtype="float"), training=False))
 
