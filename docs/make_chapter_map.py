@@ -1,4 +1,4 @@
-"""Draw the chapter map (how the seven chapters build on each other) for both READMEs.
+"""Draw the chapter map (how the eight chapters build on each other) for both READMEs.
 
     python docs/make_chapter_map.py      # writes docs/chapter_map.png
 
@@ -25,8 +25,9 @@ CHAPTERS = {  # id: (x, y, English, 中文, what it hands on)
     5: (2.05, 1.6, "5  Mini GPT, distributed", "迷你 GPT 与分布式训练", "decoder-only Transformer\nunder tf.distribute"),
     6: (0.5, 0.2, "6  Fine-tuning", "从预训练到微调", "SFT with a loss mask, LoRA,\nscratch vs prompting, ROUGE-L"),
     7: (3.6, 0.2, "7  Making it small", "模型压缩与加速", "KV cache, distillation,\nint8 quantization, pruning"),
+    8: (4.45, 1.6, "8  Subword tokens", "子词词元：字节级 BPE", "byte-level BPE, pre-tokens,\nloss per character"),
 }
-EDGES = [(1, 2), (1, 3), (2, 4), (1, 5), (4, 5), (2, 5), (3, 5), (5, 6), (5, 7)]
+EDGES = [(1, 2), (1, 3), (2, 4), (1, 5), (4, 5), (2, 5), (3, 5), (5, 6), (5, 7), (5, 8)]
 
 
 def cjk_font():
@@ -39,8 +40,8 @@ def cjk_font():
 
 def main() -> None:
     font = cjk_font()
-    fig, ax = plt.subplots(figsize=(8, 6.6), dpi=80)
-    ax.set_xlim(-0.2, 6.2)
+    fig, ax = plt.subplots(figsize=(8.6, 6.6), dpi=80)
+    ax.set_xlim(-0.2, 6.7)
     ax.set_ylim(-0.4, 5.55)
     ax.axis("off")
     width, height = 2.1, 0.95
