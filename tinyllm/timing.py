@@ -29,12 +29,12 @@ class Timing:
 
     @property
     def spread(self) -> tuple:
-        """The interquartile range (25th to 75th percentile) of the rounds, in seconds per call."""
-        return tuple(float(v) for v in np.percentile(self.seconds, [25, 75]))
+        """The range of the rounds (fastest, slowest), in seconds per call."""
+        return float(np.min(self.seconds)), float(np.max(self.seconds))
 
     def __str__(self) -> str:
         low, high = self.spread
-        return (f"{self.name}: {1e3 * self.median:.3g} ms per call (IQR {1e3 * low:.3g}–{1e3 * high:.3g}, "
+        return (f"{self.name}: {1e3 * self.median:.3g} ms per call (range {1e3 * low:.3g}–{1e3 * high:.3g}, "
                 f"{len(self.seconds)} rounds × {self.number})")
 
 
@@ -46,7 +46,8 @@ def time_variants(variants: dict, repeats: int = 7, warmup: int = 1, number: int
        smallest of 1, 2, 5, 10, 20, … calls that takes at least 0.2 s (so a fast call is not
        lost in the clock's resolution).
     3. ``repeats`` rounds, interleaved: every round times each variant once, in an order rotated
-       by one each round, so a slow spell of the machine hits every variant alike.
+       by one each round, so a slow spell of the machine hits every variant alike. Each result
+       is the median of its rounds, with their range as the spread.
     """
     if not variants or not all(callable(f) for f in variants.values()):
         raise ValueError("variants must be a non-empty {name: function} dict of callables")
@@ -67,7 +68,7 @@ def time_variants(variants: dict, repeats: int = 7, warmup: int = 1, number: int
 
 @dataclass(frozen=True)
 class Comparison:
-    """``a`` against ``b``: the median of the per-round ratios of their times, its IQR, and the verdict."""
+    """``a`` against ``b``: the median of the per-round ratios of their times, their range, and the verdict."""
 
     a: str
     b: str
@@ -76,7 +77,7 @@ class Comparison:
     verdict: str
 
     def __str__(self) -> str:
-        return (f"{self.a} / {self.b} time: {self.ratio:.2f}x (IQR {self.spread[0]:.2f}–{self.spread[1]:.2f}): "
+        return (f"{self.a} / {self.b} time: {self.ratio:.2f}x (range {self.spread[0]:.2f}–{self.spread[1]:.2f}): "
                 f"{self.verdict}")
 
 
@@ -84,15 +85,16 @@ def compare(a: Timing, b: Timing, negligible: float = 0.05) -> Comparison:
     """Is ``a`` faster than ``b``, slower, or the same within the spread?
 
     Rounds are interleaved, so round r of ``a`` and round r of ``b`` ran under the same load:
-    the ratio a_r / b_r of each round cancels most of it. A difference is called only when the
-    whole interquartile range of those ratios lies on one side of 1, and the median ratio is
-    more than ``negligible`` (5 %) away from 1; otherwise the two are "the same within the
-    spread" — which is what two variants running the same computation should come out as.
+    the ratio a_r / b_r of each round cancels most of it. A difference is called only when
+    every round's ratio lies on the same side of 1 (with 5 rounds, a coin would do that once
+    in 16 tries) and the median ratio is more than ``negligible`` (5 %) away from 1; otherwise
+    the two are "the same within the spread" — which is what two variants running the same
+    computation should come out as.
     """
     if len(a.seconds) != len(b.seconds):
         raise ValueError(f"{a.name} and {b.name} must come from the same time_variants call (same rounds)")
     ratios = np.asarray(a.seconds) / np.asarray(b.seconds)
-    low, high = (float(v) for v in np.percentile(ratios, [25, 75]))
+    low, high = float(ratios.min()), float(ratios.max())
     if abs(float(np.median(ratios)) - 1) <= negligible:
         verdict = "the same within the spread"
     elif high < 1:
