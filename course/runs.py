@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
+import tensorflow as tf
 
 from tinyllm.distributed import (
     distributed_batches,
@@ -24,6 +25,9 @@ from tinyllm.distributed import (
     make_train_step,
     worker_info,
 )
+from tinyllm.gpt import GPTConfig, build_gpt
+from tinyllm.sampling import generate_text
+from tinyllm.tokenizers import CharTokenizer
 
 RUN_FILE = "run.json"
 
@@ -143,47 +147,98 @@ class PeerWatchdog:
             self.active = False
 
 
+class RunFiles:
+    """What one worker keeps in ``--out`` (module docstring), or nothing at all without ``out``.
+
+    The chief keeps its files in ``out`` itself; another worker in ``out/worker_<i>``, since two
+    workers must not share a checkpoint directory. Only the chief writes the history and TensorBoard's logs.
+    """
+
+    def __init__(self, out=None, chief: bool = True, index: int = 0, record: dict | None = None, tokenizer=None):
+        self.out, self.chief, self.manager, self.earlier, self.writer = None, chief, None, {}, None
+        if out is None:
+            return
+        self.out = Path(out)
+        self.own = self.out if chief else self.out / f"worker_{index}"
+        self.own.mkdir(parents=True, exist_ok=True)
+        _check_or_write_run_file(self.out, record, chief)
+        if chief:
+            if "tokenizer" in record:
+                tokenizer.save(self.out / TOKENIZER_FILE)
+            self.writer = tf.summary.create_file_writer(str(self.out / "logs"))
+            history = self.own / HISTORY_FILE
+            self.earlier = json.loads(history.read_text()) if history.exists() else {}
+
+    def restore(self, checkpoint) -> None:
+        """Restore ``checkpoint`` from the chief's latest one, if any; this worker's saves go to its own folder."""
+        if self.out is None:
+            return
+        # Every worker saves (saving may need all of them); only the chief's copy is the real one.
+        self.manager = tf.train.CheckpointManager(checkpoint, str(self.own / CHECKPOINT_DIR), max_to_keep=2)
+        latest = tf.train.latest_checkpoint(str(self.out / CHECKPOINT_DIR))
+        if latest:
+            restore_fully(checkpoint, latest)
+
+    def log(self, step: int, **values) -> None:
+        """TensorBoard scalars (floats) and texts (strings) at ``step``."""
+        if self.writer is not None:
+            with self.writer.as_default(step=step):
+                for name, value in values.items():
+                    (tf.summary.text if isinstance(value, str) else tf.summary.scalar)(name, value)
+
+    def save_history(self, result: TrainResult) -> None:
+        """The losses of this run, after those of the run it resumes up to its start."""
+        if self.out is not None and self.chief:
+            history = {key: [p for p in self.earlier.get(key, []) if p[0] <= result.start_step]
+                       + getattr(result, key + "es") for key in ("train_loss", "val_loss")}
+            (self.own / HISTORY_FILE).write_text(json.dumps(history))
+
+    def checkpoint(self, step: int, result: TrainResult) -> None:
+        if self.manager is not None:
+            self.manager.save(checkpoint_number=step)
+            self.save_history(result)
+
+    def finish(self, result: TrainResult) -> None:
+        """The final weights (every worker, in its own folder), the last validation loss and the history."""
+        if self.out is not None:
+            result.model.save_weights(str(self.own / WEIGHTS_FILE))
+        self.log(result.steps, val_loss=result.val_loss)
+        if self.writer is not None:
+            self.writer.flush()
+        self.save_history(result)
+
+
+def run_record(data, model_config, run: RunConfig, text_id: str) -> dict:
+    """What ``run.json`` holds: the model, the run's identity, the text, and the vocabulary (characters)
+    or a fingerprint of the BPE merges (chapter 8's tokenizer, kept whole in ``tokenizer.json``)."""
+    record = {"model": model_config.to_dict(), "run": run.identity(), "text": text_id}
+    if hasattr(data.tokenizer, "merges"):
+        merges = json.dumps(data.tokenizer.merges).encode("utf-8")
+        record["tokenizer"] = {"kind": "bpe", "file": TOKENIZER_FILE, "merges": hashlib.sha256(merges).hexdigest()}
+    else:
+        record["vocabulary"] = "".join(data.tokenizer.vocabulary)
+    return record
+
+
 def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str = "", verbose: bool = True,
           watchdog: PeerWatchdog | None = None, log=print) -> TrainResult:
     """Train a :class:`tinyllm.gpt.GPT` with a custom loop under ``strategy``; resume from ``out``.
 
     ``data`` is a :class:`tinyllm.text_data.TextData`. With ``out``, the chief keeps
     checkpoints (every ``run.checkpoint_every`` steps and at the end), the final
-    weights, TensorBoard logs and the history there; other workers write to
-    ``out/worker_<i>`` (two workers must not share a checkpoint directory). A
-    run started again with the same ``out`` restores the latest checkpoint —
-    weights, optimizer state and step — and continues to ``run.steps``; as the
-    batches are a function of the step, it ends where an uninterrupted run does.
-    A ``watchdog`` (started before the strategy, whose creation already waits for
-    the other workers) is cancelled once the first step has run.
+    weights, TensorBoard logs and the history there (:class:`RunFiles`). A run started
+    again with the same ``out`` restores the latest checkpoint — weights, optimizer
+    state and step — and continues to ``run.steps``; as the batches are a function of
+    the step, it ends where an uninterrupted run does. A ``watchdog`` (started before
+    the strategy, whose creation already waits for the other workers) is cancelled once
+    the first step has run.
     """
-    import tensorflow as tf
-
-    from tinyllm.gpt import build_gpt
-    from tinyllm.sampling import generate_text
-
-    kind, index, workers = worker_info() if isinstance(
-        strategy, tf.distribute.MultiWorkerMirroredStrategy) else ("worker", 0, 1)
+    multiworker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    _, index, workers = worker_info() if multiworker else ("worker", 0, 1)
     chief = workers == 1 or is_chief()
     say = log if (verbose and chief) else (lambda *a, **k: None)
     watchdog = watchdog or PeerWatchdog(None, "")
-
-    own_dir = checkpoint_dir = logs_dir = None
-    if out is not None:
-        out = Path(out)
-        own_dir = out if chief else out / f"worker_{index}"
-        own_dir.mkdir(parents=True, exist_ok=True)
-        record = {"model": model_config.to_dict(), "run": run.identity(), "text": text_id}
-        if hasattr(data.tokenizer, "merges"):  # chapter 8's BPETokenizer: its merges go to tokenizer.json
-            merges = json.dumps(data.tokenizer.merges).encode("utf-8")
-            record["tokenizer"] = {"kind": "bpe", "file": TOKENIZER_FILE, "merges": hashlib.sha256(merges).hexdigest()}
-        else:
-            record["vocabulary"] = "".join(data.tokenizer.vocabulary)
-        _check_or_write_run_file(out, record, chief)
-        if "tokenizer" in record and chief:
-            data.tokenizer.save(out / TOKENIZER_FILE)
-        checkpoint_dir = out / CHECKPOINT_DIR
-        logs_dir = out / "logs"
+    files = RunFiles(out, chief, index, run_record(data, model_config, run, text_id), data.tokenizer)
 
     keras.mixed_precision.set_dtype_policy(run.precision)
     keras.utils.set_random_seed(run.seed)
@@ -192,86 +247,64 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
         optimizer = make_optimizer(model, run)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         checkpoint = weights_checkpoint(model, optimizer=optimizer, step=step)
-
-    manager = None
-    if checkpoint_dir is not None:
-        # Every worker saves (saving may need all of them); only the chief's copy is the real one.
-        own_checkpoints = checkpoint_dir if chief else own_dir / CHECKPOINT_DIR
-        manager = tf.train.CheckpointManager(checkpoint, str(own_checkpoints), max_to_keep=2)
-        latest = tf.train.latest_checkpoint(str(checkpoint_dir))
-        if latest:
-            restore_fully(checkpoint, latest)
-    start = int(step.numpy())
-    if start:
-        say(f"resuming from step {start} of {run.steps} (the latest checkpoint of --out)")
+    files.restore(checkpoint)
+    result = TrainResult(model, float("nan"), int(step.numpy()), run.steps)
+    if result.start_step:
+        say(f"resuming from step {result.start_step} of {run.steps} (the latest checkpoint of --out)")
 
     evaluate = make_evaluator(model, data.val_ids, model_config.sequence_length, run.val_tokens)
     prompt = run.sample_prompt or data.tokenizer.decode(data.val_ids[:1])
 
-    jit = run.jit_compile and strategy.num_replicas_in_sync == 1 and workers == 1  # XLA: one device only
-    train_step = make_train_step(strategy, model, optimizer, run.global_batch, jit_compile=jit)
+    def sample() -> str:
+        return generate_text(model, data.tokenizer, prompt, run.sample_tokens, temperature=0.8, seed=run.seed)
 
-    result = TrainResult(model, float("nan"), start, run.steps)
-    writer = tf.summary.create_file_writer(str(logs_dir)) if (logs_dir is not None and chief) else None
-    history_path = own_dir / HISTORY_FILE if (own_dir is not None and chief) else None
-    earlier = json.loads(history_path.read_text()) if (history_path is not None and history_path.exists()) else {}
-
-    def save_history():  # the losses of this run appended to those of the run it resumes
-        if history_path is not None:
-            history = {key: [p for p in earlier.get(key, []) if p[0] <= start] + getattr(result, key + "es")
-                       for key in ("train_loss", "val_loss")}
-            history_path.write_text(json.dumps(history))
-    if start < run.steps:
+    if result.start_step < run.steps:
+        jit = run.jit_compile and strategy.num_replicas_in_sync == 1 and workers == 1  # XLA: one device only
+        train_step = make_train_step(strategy, model, optimizer, run.global_batch, jit_compile=jit)
         batches = distributed_batches(strategy, data.train_ids, model_config.sequence_length, run.global_batch,
-                                      run.seed, start, run.steps)
-        iterator = iter(batches)
-        progress = make_progress(run.steps, start) if (verbose and chief) else None
-        timer, timed_steps = time.perf_counter(), 0
-        for current in range(start + 1, run.steps + 1):
-            loss = float(train_step(iterator))
-            watchdog.cancel()
-            step.assign(current)
-            if current == start + 1:
-                timer, timed_steps = time.perf_counter(), 0  # leave tracing out of the speed
-            else:
-                timed_steps += 1
-            if current % run.log_every == 0 or current == run.steps:
-                result.train_losses.append((current, loss))
-                if writer is not None:
-                    with writer.as_default(step=current):
-                        tf.summary.scalar("train_loss", loss)
-            if progress is not None:
-                progress(current, loss)
-            at_eval = run.eval_every and current % run.eval_every == 0 and current != run.steps
-            if at_eval:
-                val = evaluate()
-                sample = generate_text(model, data.tokenizer, prompt, run.sample_tokens, temperature=0.8,
-                                       seed=run.seed)
-                result.val_losses.append((current, val))
-                result.samples.append((current, sample))
-                say(f"\nstep {current}: val_loss {val:.4f}\n  {sample!r}")
-                if writer is not None:
-                    with writer.as_default(step=current):
-                        tf.summary.scalar("val_loss", val)
-                        tf.summary.text("sample", sample)
-            if manager is not None and (current % run.checkpoint_every == 0 or current == run.steps):
-                manager.save(checkpoint_number=current)
-                save_history()
-        seconds = time.perf_counter() - timer
+                                      run.seed, result.start_step, run.steps)
+        progress = make_progress(run.steps, result.start_step) if (verbose and chief) else None
+        timed_steps, seconds = run_steps(train_step, iter(batches), step, run, result, files, evaluate, sample,
+                                         progress, say, watchdog)
         if timed_steps:
             result.tokens_per_sec = timed_steps * run.global_batch * model_config.sequence_length / seconds
     watchdog.cancel()
 
     result.val_loss = evaluate()
     result.val_losses.append((run.steps, result.val_loss))
-    if own_dir is not None:
-        model.save_weights(str(own_dir / WEIGHTS_FILE))
-    if writer is not None:
-        with writer.as_default(step=run.steps):
-            tf.summary.scalar("val_loss", result.val_loss)
-        writer.flush()
-    save_history()
+    files.finish(result)
     return result
+
+
+def run_steps(train_step, iterator, step, run: RunConfig, result: TrainResult, files: RunFiles, evaluate, sample,
+              progress, say, watchdog) -> tuple:
+    """The loop: steps ``result.start_step + 1 … run.steps``, each logged every ``run.log_every``, evaluated
+    and sampled every ``run.eval_every``, checkpointed every ``run.checkpoint_every`` and at the end.
+    Returns ``(steps timed, seconds)``, from the second step on (the first one traces the graph)."""
+    start = result.start_step
+    timer, timed_steps = time.perf_counter(), 0
+    for current in range(start + 1, run.steps + 1):
+        loss = float(train_step(iterator))
+        watchdog.cancel()
+        step.assign(current)
+        if current == start + 1:
+            timer, timed_steps = time.perf_counter(), 0  # leave tracing out of the speed
+        else:
+            timed_steps += 1
+        if current % run.log_every == 0 or current == run.steps:
+            result.train_losses.append((current, loss))
+            files.log(current, train_loss=loss)
+        if progress is not None:
+            progress(current, loss)
+        if run.eval_every and current % run.eval_every == 0 and current != run.steps:
+            val, text = evaluate(), sample()
+            result.val_losses.append((current, val))
+            result.samples.append((current, text))
+            say(f"\nstep {current}: val_loss {val:.4f}\n  {text!r}")
+            files.log(current, val_loss=val, sample=text)
+        if current % run.checkpoint_every == 0 or current == run.steps:
+            files.checkpoint(current, result)
+    return timed_steps, time.perf_counter() - timer
 
 
 def make_optimizer(model, run: RunConfig):
@@ -291,8 +324,6 @@ def weights_checkpoint(model, **objects):
     GPT's blocks) out of TensorFlow's object graph (keras-team/keras#18398), so such a checkpoint
     silently lacks every Transformer block.
     """
-    import tensorflow as tf
-
     weights = {weight.path.removeprefix(model.name + "/"): weight for weight in model.weights}
     if len(weights) != len(model.weights):
         raise ValueError(f"{model.name} has weights with the same path; a checkpoint could not tell them apart")
@@ -321,11 +352,6 @@ def load_trained(out):
     Every weight is restored or this raises: the checkpoint is restored with the run's
     optimizer and step, exactly as a resumed run does (:func:`restore_fully`).
     """
-    import tensorflow as tf
-
-    from tinyllm.gpt import GPTConfig, build_gpt
-    from tinyllm.tokenizers import CharTokenizer
-
     out = Path(out)
     path = out / RUN_FILE
     if not path.exists():
@@ -355,8 +381,6 @@ def load_trained(out):
 
 def environment_summary() -> str:
     """One line: which devices TensorFlow sees (for the notebook and the command line)."""
-    import tensorflow as tf
-
     gpus = tf.config.list_physical_devices("GPU")
     cpus = tf.config.list_logical_devices("CPU")
     return f"{len(gpus)} GPU(s), {len(cpus)} logical CPU device(s), {os.cpu_count()} CPU core(s)"
