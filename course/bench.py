@@ -30,6 +30,8 @@ import time
 import warnings
 from pathlib import Path
 
+from course.gpt import positive_int
+
 ROOT = Path(__file__).resolve().parent.parent
 TORCH_REFERENCE = ROOT / "bench" / "torch_gpt_reference.py"  # in the repository: make bench needs nothing beside it
 MODEL_OPTIONS = ("layers", "heads", "d_model", "seq_len", "batch", "vocab", "steps")
@@ -39,26 +41,19 @@ FIT_OPTIONS = {"steps": "optimizer steps", "steps_per_epoch": "steps between val
                "seq_len": "context length", "batch": "sequences per step", "val_tokens": "validation targets"}
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m course.bench", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     g = commands.add_parser("gpt", help="tokens/s of mini-GPT training steps",
                             description="Time mini-GPT training steps; "
                                         "the last line is tokens_per_sec=<float> params=<int>.")
-    g.add_argument("--layers", type=_positive_int, default=4, help="Transformer blocks (default: %(default)s)")
-    g.add_argument("--heads", type=_positive_int, default=4, help="attention heads (default: %(default)s)")
-    g.add_argument("--d-model", type=_positive_int, default=128, help="model width (default: %(default)s)")
-    g.add_argument("--seq-len", type=_positive_int, default=64, help="context length (default: %(default)s)")
-    g.add_argument("--batch", type=_positive_int, default=12, help="sequences per step (default: %(default)s)")
-    g.add_argument("--vocab", type=_positive_int, default=65, help="vocabulary size (default: %(default)s)")
-    g.add_argument("--steps", type=_positive_int, default=100, help="timed steps (default: %(default)s)")
+    g.add_argument("--layers", type=positive_int, default=4, help="Transformer blocks (default: %(default)s)")
+    g.add_argument("--heads", type=positive_int, default=4, help="attention heads (default: %(default)s)")
+    g.add_argument("--d-model", type=positive_int, default=128, help="model width (default: %(default)s)")
+    g.add_argument("--seq-len", type=positive_int, default=64, help="context length (default: %(default)s)")
+    g.add_argument("--batch", type=positive_int, default=12, help="sequences per step (default: %(default)s)")
+    g.add_argument("--vocab", type=positive_int, default=65, help="vocabulary size (default: %(default)s)")
+    g.add_argument("--steps", type=positive_int, default=100, help="timed steps (default: %(default)s)")
     g.add_argument("--warmup", type=int, default=10,
                    help="untimed steps first, tracing included (default: %(default)s)")
     g.add_argument("--jit", choices=("on", "off"), default="on", help="XLA-compile the step (default: %(default)s)")
@@ -68,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Alternate `course.bench gpt` and the PyTorch reference; print the median ratio.")
     c.add_argument("--torch-python", required=True, help="a Python with torch installed (e.g. .venv-torch/bin/python)")
     c.add_argument("--reference", type=Path, default=TORCH_REFERENCE, help="the PyTorch script (default: the repository's bench/torch_gpt_reference.py)")
-    c.add_argument("--rounds", type=_positive_int, default=3, help="alternating rounds (default: %(default)s)")
+    c.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds (default: %(default)s)")
     for action in g._actions:
         if action.dest in MODEL_OPTIONS:
             c.add_argument(*action.option_strings, type=action.type, default=action.default, help=action.help)
@@ -79,11 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--path", choices=("fast", "plain", "both"), default="both",
                    help="fast: XLA and steps_per_execution, as the chapter trains; plain: Keras's defaults; "
                         "both: alternate the two in fresh processes (default: %(default)s)")
-    f.add_argument("--rounds", type=_positive_int, default=3, help="alternating rounds with --path both "
+    f.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds with --path both "
                                                                    "(default: %(default)s)")
     defaults = inspect.signature(bench_fit).parameters
     for name, what in FIT_OPTIONS.items():
-        f.add_argument(f"--{name.replace('_', '-')}", type=_positive_int, default=defaults[name].default,
+        f.add_argument(f"--{name.replace('_', '-')}", type=positive_int, default=defaults[name].default,
                        help=f"{what} (default: %(default)s, as in the chapter)")
     return parser
 

@@ -42,7 +42,8 @@ DEFAULT_BPE_VOCABULARY = 400  # the course corpus allows at most 499 (100 distin
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse's type for a count: a clear error for text that is not a positive integer."""
     try:
         value = int(text)
     except ValueError:
@@ -80,10 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--strategy", choices=STRATEGIES, default="default",
                    help="default: one device; mirrored: every local GPU or --replicas logical CPUs; "
                         "multiworker: the cluster in TF_CONFIG (default: %(default)s)")
-    t.add_argument("--replicas", type=_positive_int, default=2,
+    t.add_argument("--replicas", type=positive_int, default=2,
                    help="logical CPU devices for --strategy mirrored on a machine without GPUs (default: %(default)s)")
-    t.add_argument("--steps", type=_positive_int, default=1000, help="total optimizer steps (default: %(default)s)")
-    t.add_argument("--global-batch", type=_positive_int, default=32,
+    t.add_argument("--steps", type=positive_int, default=1000, help="total optimizer steps (default: %(default)s)")
+    t.add_argument("--global-batch", type=positive_int, default=32,
                    help="sequences per step, summed over all replicas and workers (default: %(default)s)")
     t.add_argument("--seed", type=int, default=0, help="initial weights and batch order (default: %(default)s)")
     t.add_argument("--out", help="directory for checkpoints, logs and weights; the same --out resumes")
@@ -93,10 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--vocab-size", type=_vocabulary_size, default=None,
                    help=f"--tokenizer bpe: vocabulary size, 256 bytes + merges (default: {DEFAULT_BPE_VOCABULARY})")
     model = t.add_argument_group("model")
-    model.add_argument("--seq-len", type=_positive_int, default=64, help="context length T (default: %(default)s)")
-    model.add_argument("--layers", type=_positive_int, default=4, help="Transformer blocks (default: %(default)s)")
-    model.add_argument("--heads", type=_positive_int, default=4, help="attention heads (default: %(default)s)")
-    model.add_argument("--d-model", type=_positive_int, default=128, help="model width (default: %(default)s)")
+    model.add_argument("--seq-len", type=positive_int, default=64, help="context length T (default: %(default)s)")
+    model.add_argument("--layers", type=positive_int, default=4, help="Transformer blocks (default: %(default)s)")
+    model.add_argument("--heads", type=positive_int, default=4, help="attention heads (default: %(default)s)")
+    model.add_argument("--d-model", type=positive_int, default=128, help="model width (default: %(default)s)")
     run = t.add_argument_group("run")
     run.add_argument("--learning-rate", type=float, default=2e-3, help="AdamW learning rate (default: %(default)s)")
     run.add_argument("--precision", choices=PRECISIONS, default="auto",
@@ -106,9 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="XLA-compile the training step; auto: on with one device (default: %(default)s)")
     run.add_argument("--eval-every", type=int, default=250,
                      help="print validation loss and a sample every N steps; 0: only at the end (default: %(default)s)")
-    run.add_argument("--checkpoint-every", type=_positive_int, default=100,
+    run.add_argument("--checkpoint-every", type=positive_int, default=100,
                      help="save a checkpoint every N steps (default: %(default)s)")
-    run.add_argument("--val-tokens", type=_positive_int, default=65_536,
+    run.add_argument("--val-tokens", type=positive_int, default=65_536,
                      help="validation targets evaluated, from the start of the validation split (default: %(default)s)")
     run.add_argument("--peer-timeout", type=float, default=600.0,
                      help="multiworker: exit (status 1) when the first step has not finished after this many "
@@ -119,10 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Print a prompt and the trained model's continuation.")
     s.add_argument("--out", required=True, help="the --out directory of a training run")
     s.add_argument("--prompt", required=True, help="text to continue (characters of the training text)")
-    s.add_argument("--max-tokens", type=_positive_int, default=200,
+    s.add_argument("--max-tokens", type=positive_int, default=200,
                    help="characters to generate (default: %(default)s)")
     s.add_argument("--temperature", type=float, default=0.8, help="0 is greedy decoding (default: %(default)s)")
-    s.add_argument("--top-k", type=_positive_int, default=None, help="sample among the k most likely tokens")
+    s.add_argument("--top-k", type=positive_int, default=None, help="sample among the k most likely tokens")
     s.add_argument("--top-p", type=_probability, default=None, help="sample from the nucleus of mass p")
     s.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
     return parser
