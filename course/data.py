@@ -182,19 +182,25 @@ class TranslationData:
     target_vocab: Vocabulary
 
 
-def read_pairs(path) -> tuple:
-    """(sources, targets) from a ``source<TAB>target`` file, with a clear error for a bad line."""
+def read_tsv_pairs(path, names: tuple = ("source", "target"), script: str = "data/seq2seq/make_dataset.py") -> tuple:
+    """``(firsts, seconds)`` from a ``first<TAB>second`` file, one pair a line; the errors name the file,
+    the line, the two fields (``names``) and the ``script`` that writes the file."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"dataset file not found: {path} (regenerate with data/seq2seq/make_dataset.py)")
-    sources, targets = [], []
+        raise FileNotFoundError(f"file not found: {path} (make it with {script})")
+    firsts, seconds = [], []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         parts = line.split("\t")
         if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            raise ValueError(f"{path.name} line {number}: expected 'source<TAB>target', got {line[:60]!r}")
-        sources.append(parts[0])
-        targets.append(parts[1])
-    return sources, targets
+            raise ValueError(f"{path.name} line {number}: expected '{names[0]}<TAB>{names[1]}', got {line[:60]!r}")
+        firsts.append(parts[0])
+        seconds.append(parts[1])
+    return firsts, seconds
+
+
+def read_pairs(path) -> tuple:
+    """(sources, targets) of chapter 2's sentence pairs (``source<TAB>target``)."""
+    return read_tsv_pairs(path)
 
 
 def make_split(sources, references, source_vocab: Vocabulary, target_vocab: Vocabulary) -> TranslationSplit:
@@ -353,17 +359,8 @@ class SummaryData:
 
 
 def read_summaries(path) -> SummarySplit:
-    """A ``story<TAB>summary`` file, with errors that name the file and the line."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"summary file not found: {path} (make it with data/summaries/make_summaries.py)")
-    stories, summaries = [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        parts = line.split("\t")
-        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            raise ValueError(f"{path.name} line {number}: expected 'story<TAB>summary', got {line[:60]!r}")
-        stories.append(parts[0])
-        summaries.append(parts[1])
+    """Chapter 6's ``story<TAB>summary`` file."""
+    stories, summaries = read_tsv_pairs(path, ("story", "summary"), "data/summaries/make_summaries.py")
     if not stories:
         raise ValueError(f"{path} holds no stories")
     return SummarySplit(stories, summaries)
