@@ -1,6 +1,10 @@
 """Chapter 7 notebook, executed once inside the student edition with every exercise answered:
 every check passes, the outputs equal the committed ones, and the printed results lie in their bands.
 
+Timings come from tinyllm.timing (interleaved rounds, medians, per-round ratios); the bands are on
+those ratios, measured twice on a shared 2-core Intel Xeon under a load average of 5-9, and wide
+enough for noise: identical computations within 0.67-1.6x, claimed differences well beyond that.
+
 Bands were measured on the shared 2-core machine (values in comments) and are set wide enough for
 any CPU, narrow enough to fail if the lesson's claim breaks. Timings are only asserted as ratios
 with a wide margin, since the lesson's claims about speed are about shape, not milliseconds.
@@ -21,7 +25,10 @@ VARIABLES = ("teacher_loss", "entropy_rate", "bigram", "teacher_params", "studen
              "t_squared_spread", "kl_only_spread", "hard_loss", "distilled_loss", "int8_mismatches",
              "scale_relative_difference", "int8_loss", "int8_size_ratio", "int4_fake_loss", "broken_tied_loss",
              "keras_loss", "keras_bytes", "SPARSITIES", "pruned_loss", "fine_tuned_loss", "actual_sparsity",
-             "dense_bytes", "sparse_bytes", "timings", "summary")
+             "dense_bytes", "sparse_bytes", "timings", "summary", "teacher_top_mass", "per_tensor",
+             "cached_tokens_per_second", "recompute_tokens_per_second",
+             "[kv_verdicts[t].ratio for t in lengths]", "[prefill_verdicts[t].ratio for t in prefill_lengths]",
+             "{name: c.ratio for name, c in speed_verdicts.items()}", "[c.ratio for c in sparse_verdicts]")
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -38,18 +45,34 @@ def test_the_pretrained_teacher_is_close_to_the_entropy_rate(r):
 
 
 def test_kv_cache_equals_recomputation_and_pays_off_at_full_context(r):
-    # measured: max |Δlogit| 1.6e-5 on logits up to 15 (float32 sums in another order)
+    # measured: max |Δlogit| 1.7e-5 on logits up to 15 (float32 sums in another order)
     assert r["kv_max_difference"] < 1e-3
     assert r["kv_same_tokens"] is True  # 200 greedy and 200 sampled tokens
-    # measured 3.8x at t = 255 under load; recomputing grows with t while the cached step stays flat
+    # medians of 5 interleaved rounds; measured 6.4x at t = 255 on a 2-core Xeon under a load average of 8
+    # (3.1-3.8x in earlier single timings); recomputing grows with t while the cached step stays flat
     assert r["kv_speedup_full_context"] > 1.5
     assert r["recompute_ms"][-1] > 2 * r["recompute_ms"][0]
+    ratios = r["[kv_verdicts[t].ratio for t in lengths]"]  # cached / recompute time, t = 8 … 255
+    # the page says the cache buys little or nothing at t = 8: measured 1.14 and 1.12 (cached / recompute
+    # time); a cache 1.4x faster there would contradict it
+    assert ratios[0] > 0.7 and ratios[-1] < 0.5
+    # prefill is the same forward pass, so the cache cannot shorten the time to the first token: measured
+    # prefill / plain time 0.88-1.13 at 8, 128 and 255 tokens over two runs (same-computation band, as below)
+    assert all(ratio > 0.67 for ratio in r["[prefill_verdicts[t].ratio for t in prefill_lengths]"])
+    # whole generation of 240 tokens: measured 3.1x and 1.8x with the cache (medians of 3 interleaved runs)
+    assert r["cached_tokens_per_second"] > 1.2 * r["recompute_tokens_per_second"]
 
 
-def test_our_soft_target_loss_equals_keras_distiller_and_t_squared_keeps_gradients_level(r):
-    assert r["distiller_difference"] < 1e-4  # measured 0 to 7 printed digits at T = 4
-    # measured: the KL's gradient alone spans 295x from T = 1 to 16, times T² only 2.3x
+def test_keras_logits_distillation_and_t_squared_keeps_gradients_within_a_small_factor(r):
+    assert r["distiller_difference"] < 1e-4  # the answer against Keras's LogitsDistillation at T = 4
+    # measured: the KL's gradient alone spans 294x from T = 1 to 16, times T² only 2.3x
     assert r["kl_only_spread"] > 50 and r["t_squared_spread"] < 4
+
+
+def test_the_teacher_is_sharp_even_softened(r):
+    # measured: the most likely character holds 0.92 of the mass on average at T = 1, 0.86 at T = 2
+    top = {float(k): v for k, v in r["teacher_top_mass"].items()}
+    assert top[1.0][0] > 0.8 and top[2.0][0] > 0.7 and top[2.0][0] < top[1.0][0]
 
 
 def test_distilled_student_beats_the_hard_label_student_at_equal_budget(r):
@@ -68,6 +91,10 @@ def test_int8_is_keras_int8_and_nearly_free(r):
     # measured: int4 +0.049 (ours, embeddings included), +0.005 (Keras, Dense layers): still far below bigram
     assert r["int4_fake_loss"] < r["bigram"] / 2 and r["keras_loss"]["int4"] < r["bigram"] / 2
     assert r["keras_bytes"]["int4"] < r["keras_bytes"]["int8"] < r["keras_bytes"]["float32"] / 2.5
+    # one scale per matrix instead of per channel: measured +0.0001 at int8, +0.384 at int4 (per channel +0.049)
+    per_tensor = {int(k): v for k, v in r["per_tensor"].items()}
+    assert per_tensor[8] - r["teacher_loss"] < 0.01
+    assert per_tensor[4] > r["int4_fake_loss"] + 0.1
 
 
 def test_quantizing_the_tied_embedding_breaks_the_model(r):
@@ -93,10 +120,27 @@ def test_zeros_shrink_the_compressed_file_not_the_dense_matmul(r):
     assert all(b < a for a, b in zip(sizes, sizes[1:])) and sizes[-1] < r["dense_bytes"] / 3  # measured 4.6x at 90 %
     timings = by_number(r["timings"])
     dense_0, dense_90 = timings[0.0][0], timings[0.9][0]
-    assert dense_90 > dense_0 / 3  # a dense kernel is not 10x faster at 90 % zeros (measured 0.39 vs 0.25 ms)
+    assert dense_90 > dense_0 / 3  # a dense kernel is not 10x faster at 90 % zeros (measured 0.83 vs 0.83 ms)
+    dense_ratio, sparse_ratio = r["[c.ratio for c in sparse_verdicts]"]
+    assert 0.67 < dense_ratio < 1.6  # the same computation: measured 1.09 and 1.25 under load
+    assert sparse_ratio > 1.2  # TensorFlow's sparse matmul is slower than dense even at 90 %: measured 2.7x, 3.2x
 
 
 def test_summary_has_every_variant(r):
     assert len(r["summary"]) == 8
     smallest = min(r["summary"].items(), key=lambda item: item[1][1])
     assert "distilled + int8" in smallest[0]  # measured 154,710 bytes, loss 0.265
+
+
+def test_speed_table_says_no_more_than_its_spread(r):
+    ratios = r["{name: c.ratio for name, c in speed_verdicts.items()}"]  # variant time / the teacher's, medians
+    # the same float32 graph as the teacher: measured 0.95 and 1.07 (our int8), 0.96 and 0.89 (pruned) under load
+    same_graph = ["teacher int8 (ours, weights only)"] + [name for name in ratios if "pruned" in name]
+    assert len(same_graph) == 2
+    for name in same_graph:
+        assert 0.67 < ratios[name] < 1.5, name
+    # a one-block student is far from 3x faster (launch overhead dominates): measured 0.61-0.92
+    assert all(0.4 < ratios[name] < 1.1 for name in ratios if name.startswith("student"))
+    # Keras's int4 is slower and its int8 no faster: measured 1.83 / 1.68 and 1.14 / 1.12
+    assert ratios["teacher int4 (Keras, Dense layers)"] > 1.2
+    assert ratios["teacher int8 (Keras, Dense layers)"] > 0.8
