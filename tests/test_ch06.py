@@ -323,3 +323,34 @@ def test_make_summaries_is_reproducible(tmp_path, monkeypatch):
 def test_the_corpus_grammar_still_writes_the_shipped_corpus():
     corpus = _script("make_corpus", DATA_DIR / "make_corpus.py")
     assert corpus.generate(1_200_000, 2024) == load_text()  # events are recorded without new draws
+
+
+# --------------------------------------------------------------------------- the shipped long runs
+
+
+def test_load_finetuned_summariser_errors_name_the_problem(tmp_path):
+    from course.data import load_finetuned_summariser
+
+    with pytest.raises(ValueError, match="unknown arm 'best'"):
+        load_finetuned_summariser("best")
+    with pytest.raises(FileNotFoundError, match="make_finetuned.py"):
+        load_finetuned_summariser("full", tmp_path)
+    (tmp_path / "summarisers.json").write_text(json.dumps({"arms": {}}), encoding="utf-8")
+    (tmp_path / "summariser_full.weights.h5").write_bytes(b"")
+    with pytest.raises(ValueError, match="no record of the arm 'full'"):
+        load_finetuned_summariser("full", tmp_path)
+
+
+def test_shipped_summarisers_are_small_and_recorded():
+    from course.data import FINETUNED_DIR, SUMMARISER_ARMS, load_finetuned_summariser
+
+    record = json.loads((FINETUNED_DIR / "summarisers.json").read_text(encoding="utf-8"))
+    assert {"full", "lora", "random"} <= set(record["arms"]) <= set(SUMMARISER_ARMS)  # chapter 6 loads these three
+    for arm in record["arms"]:
+        assert (FINETUNED_DIR / f"summariser_{arm}.weights.h5").stat().st_size < 2_000_000
+        info = record["arms"][arm]
+        assert info["runs"] and info["runs"][0]["seed"] == 0
+        assert info["mask_prompt"] == (arm in ("full", "lora"))
+    summariser = load_finetuned_summariser("full")
+    assert summariser.info["learning_rate"] == record["arms"]["full"]["learning_rate"]
+    assert summariser.model.count_params() == 381_408 - 18_432  # the plain GPT (LoRA's adapter merged)

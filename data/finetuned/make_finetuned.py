@@ -1,6 +1,6 @@
 """Fine-tune the chapter-5 mini GPT into chapter 6's summariser, four ways, and save the results beside this script.
 
-    python data/finetuned/make_finetuned.py        # about 40 minutes on 2 CPU cores
+    python data/finetuned/make_finetuned.py        # summarisers.json records each run's seconds
 
 The arms of chapter 6's experiment, each trained on the same examples (all 4,000 training stories,
 EPOCHS times, 16 per step: the same number of examples seen), with AdamW, a linear warm-up over the
@@ -11,8 +11,8 @@ first 5 % of the steps and a cosine decay to 0 (``tinyllm.finetuning.FineTuner``
     unmasked   the pre-trained model, every weight trained, loss on every real token (story included)
     random     the same network from random weights, loss on every real token (a language model's loss)
 
-Each arm's learning rate is chosen on the validation split (never the test split): one epoch per
-candidate, the candidate with the lowest validation loss on the summaries wins (the unmasked arm
+Each arm's learning rate is chosen on the validation split (never the test split): a quarter of an
+epoch per candidate (a short, cheap proxy for the full run), the candidate with the lowest validation loss on the summaries wins (the unmasked arm
 takes full fine-tuning's, so that the two differ only in the mask). Then the arm is
 trained for the full budget with seed 0 (and, for full and LoRA, seeds 1 and 2: they are close).
 Every run is scored with the chapter's code on all 300 test stories, decoded greedily: ROUGE-L F1
@@ -40,12 +40,12 @@ ARMS = {  # start, loss on the prompt too?, LoRA rank, learning rates tried on v
     "unmasked": {"start": "pre-trained", "mask_prompt": False, "lora_rank": None, "candidates": "full's"},
     "random": {"start": "random", "mask_prompt": False, "lora_rank": None, "candidates": [1e-3, 3e-3]},
 }
-BATCH, WARMUP_FRACTION, VAL_TOKENS, MAX_NEW_TOKENS = 16, 0.05, 16_384, 80
+BATCH, WARMUP_FRACTION, VAL_TOKENS, MAX_NEW_TOKENS, SWEEP_EPOCHS = 16, 0.05, 16_384, 80, 0.25
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--seeds", type=int, default=3, help="seeds for full and LoRA (the other arms: 1)")
     parser.add_argument("--more-seeds", action="store_true",
@@ -87,7 +87,7 @@ def main() -> None:
         logits = np.concatenate([ft.forward_logits(model, examples.inputs[i:i + 100]) for i in range(0, len(examples), 100)])
         return float(ft.masked_token_loss(examples.targets, logits, examples.loss_mask))
 
-    def run(arm, learning_rate, epochs, seed):
+    def run(arm, learning_rate, steps, seed):
         spec = ARMS[arm]
         train = ft.task_examples(tokenizer, data.train.stories, data.train.summaries, config.sequence_length,
                                  mask_prompt=spec["mask_prompt"])
@@ -95,10 +95,9 @@ def main() -> None:
         model = build_gpt(config) if spec["start"] == "random" else load_pretrained_gpt().model
         if spec["lora_rank"]:
             ft.enable_lora(model, spec["lora_rank"])
-        steps = epochs * steps_per_epoch
         tuner = ft.FineTuner(model, learning_rate, steps, warmup_steps=round(WARMUP_FRACTION * steps))
         start = time.perf_counter()
-        curve = tuner.train(train, steps, BATCH, seed=seed, every=steps_per_epoch // 2,
+        curve = tuner.train(train, steps, BATCH, seed=seed, every=min(steps, steps_per_epoch // 2),
                             evaluate=lambda: {"val_loss": summary_loss(model, validation),
                                               "val_exact_match": float(ft.teacher_forced_exact_match(model, validation).mean())})
         return model, curve, time.perf_counter() - start
@@ -113,17 +112,17 @@ def main() -> None:
         elif spec["candidates"] == "full's":
             entry.update({"sweep_on_validation": "full's learning rate", "learning_rate": record["arms"]["full"]["learning_rate"], "runs": []})
         for learning_rate in spec["candidates"] if isinstance(spec["candidates"], list) and not args.more_seeds else []:
-            print(f"== {arm}: learning rate {learning_rate} on validation (1 epoch)", flush=True)
-            _, curve, seconds = run(arm, learning_rate, 1, 0)
+            print(f"== {arm}: learning rate {learning_rate} on validation ({SWEEP_EPOCHS} epoch)", flush=True)
+            _, curve, seconds = run(arm, learning_rate, round(SWEEP_EPOCHS * steps_per_epoch), 0)
             sweep[str(learning_rate)] = {"val_loss": curve[-1]["val_loss"], "val_exact_match": curve[-1]["val_exact_match"],
                                          "seconds": round(seconds, 1)}
         if sweep:
             chosen = min(spec["candidates"], key=lambda lr: sweep[str(lr)]["val_loss"])
-            entry.update({"sweep_on_validation": sweep, "learning_rate": chosen, "runs": []})
+            entry.update({"sweep_on_validation": sweep, "sweep_epochs": SWEEP_EPOCHS, "learning_rate": chosen, "runs": []})
         chosen = entry["learning_rate"]
         for seed in range(1 if args.more_seeds else 0, args.seeds if arm in ("full", "lora") else 1):
             print(f"== {arm}: learning rate {chosen}, {args.epochs} epochs, seed {seed}", flush=True)
-            model, curve, seconds = run(arm, chosen, args.epochs, seed)
+            model, curve, seconds = run(arm, chosen, args.epochs * steps_per_epoch, seed)
             responses = ft.greedy_decode_from_agreement(model, test, end_id, MAX_NEW_TOKENS)
             scores = ft.summary_scores([tokenizer.decode(ids) for ids in responses], data.test.summaries)
             scores["exact_match_teacher_forced"] = float(ft.teacher_forced_exact_match(model, test).mean())
