@@ -509,3 +509,21 @@ def test_timing_refuses_bad_input():
         time_variants({"a": 3})
     with pytest.raises(ValueError, match="same rounds"):
         compare(Timing("a", (1.0, 1.0, 1.0), 1), Timing("b", (1.0, 1.0), 1))
+
+
+def test_generate_threads_the_state_and_stops_each_row_at_the_stop_token():
+    from tinyllm.sampling import generate
+
+    script = np.array([[1, 2, 0, 3, 3], [1, 1, 1, 1, 0]])  # what each row writes at steps 0 … 4
+
+    def next_logits(model, ids, step):  # the state is the step: generate must hand it back
+        step = 0 if step is None else step
+        assert ids.shape == (2, 1 + step)
+        return tf.one_hot(script[:, step], 5) * 10.0, step + 1
+
+    prompt = np.array([[4], [4]])
+    assert generate(None, prompt, 5, temperature=0, next_logits=next_logits).tolist() == [
+        [4, 1, 2, 0, 3, 3], [4, 1, 1, 1, 1, 0]]
+    # Row 0 stops at step 2 and writes the stop token after it; the loop ends when row 1 stops too (step 4).
+    assert generate(None, prompt, 50, temperature=0, next_logits=next_logits, stop_id=0).tolist() == [
+        [4, 1, 2, 0, 0, 0], [4, 1, 1, 1, 1, 0]]

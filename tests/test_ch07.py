@@ -51,8 +51,8 @@ def test_cached_forward_in_pieces_equals_the_full_forward_pass(tiny_model, piece
 def test_generate_with_the_cache_writes_the_same_tokens(tiny_model, settings):
     prompt = ids(np.random.default_rng(2), 2, 3)
     # 30 new tokens run past the context of 16: the sliding-window part must agree too
-    np.testing.assert_array_equal(generate(tiny_model, prompt, 30, **settings),
-                                  generate(tiny_model, prompt, 30, use_cache=False, **settings))
+    np.testing.assert_array_equal(generate(tiny_model, prompt, 30, next_logits=cached_next_token_logits, **settings),
+                                  generate(tiny_model, prompt, 30, **settings))
 
 
 def test_cached_next_token_logits_equals_next_token_logits_and_slides_past_the_context(tiny_model):

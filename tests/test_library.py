@@ -90,3 +90,68 @@ def test_solutions_holds_only_exercise_answers():
         defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
         public = {name for name in defined if not name.startswith("_")}
         assert public == answers[path.stem], f"{path.name}: {sorted(public ^ answers[path.stem])}"
+
+
+# --------------------------------------------------------------------------- chapter order
+# The library is read in chapter order: a definition shown in chapter N uses only what chapters ≤ N built.
+
+
+def chapter_of_modules() -> dict:
+    """``{tinyllm module: the first chapter whose page shows one of its definitions}`` (``library:`` tags)."""
+    chapters = {}
+    for path in chapter_notebooks():
+        number = int(path.name[:2])
+        for _, module, _ in library.library_cells(nbformat.read(path, as_version=4)):
+            chapters.setdefault(module, number)
+    return chapters
+
+
+def library_imports(source: str) -> set:
+    """The ``tinyllm.<module>`` names imported anywhere in ``source``, inside functions too."""
+    return {m for m in imported_modules(source) if m.startswith("tinyllm.")}
+
+
+def order_violations(chapters: dict, sources: dict) -> list:
+    """Sentences for each import of a later chapter's module; ``sources`` maps a module (or a page) to
+    ``(its chapter, its code)``."""
+    found = []
+    for name, (chapter, source) in sources.items():
+        for imported in sorted(library_imports(source)):
+            later = chapters.get(imported)
+            if later is None:
+                found.append(f"{name} (chapter {chapter}) imports {imported}, which no chapter's page shows")
+            elif later > chapter:
+                found.append(f"{name} (chapter {chapter}) imports {imported}, built in chapter {later}")
+    return found
+
+
+def library_and_page_sources(chapters: dict) -> dict:
+    sources = {}
+    for module, chapter in chapters.items():
+        path = ROOT / (module.replace(".", "/") + ".py")
+        sources[module] = (chapter, path.read_text(encoding="utf-8"))
+    for path in chapter_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code" and not c.source.lstrip().startswith(("%", "!")))
+        sources[path.name] = (int(path.name[:2]), code)
+    return sources
+
+
+def test_every_library_module_is_shown_on_a_page():
+    modules = {f"tinyllm.{p.stem}" for p in (ROOT / "tinyllm").glob("*.py") if p.stem != "__init__"}
+    assert modules == set(chapter_of_modules()), sorted(modules ^ set(chapter_of_modules()))
+
+
+def test_the_library_and_the_pages_use_only_earlier_chapters():
+    chapters = chapter_of_modules()
+    violations = order_violations(chapters, library_and_page_sources(chapters))
+    assert not violations, "\n".join(violations)
+
+
+def test_a_chapter_order_violation_is_caught():
+    chapters = {"tinyllm.sampling": 5, "tinyllm.kv_cache": 7}
+    late = "def generate(model):\n    from tinyllm.kv_cache import cached_next_token_logits\n"
+    assert order_violations(chapters, {"tinyllm.sampling": (5, late)}) == [
+        "tinyllm.sampling (chapter 5) imports tinyllm.kv_cache, built in chapter 7"]
+    assert order_violations(chapters, {"05_x.ipynb": (5, "from tinyllm.kv_cache import gpt_with_cache")})
+    assert order_violations(chapters, {"tinyllm.kv_cache": (7, "from tinyllm.sampling import generate")}) == []

@@ -117,7 +117,8 @@ def cached_next_token_logits(model, token_ids, cache=None):
     """Logits (b, v) of the token after ``token_ids`` (b, t), and the cache of ``token_ids``: (logits, cache).
 
     ``cache`` must hold the first p < t tokens of ``token_ids`` (from the previous call) or be
-    None; only tokens p … t−1 are run. Equal, to float rounding, to :func:`next_token_logits`.
+    None; only tokens p … t−1 are run. Equal, to float rounding, to :func:`next_token_logits`; a
+    ``next_logits`` for :func:`tinyllm.sampling.generate`, which hands the cache from step to step.
     Past the context (t > T) the window slides and nothing cached stays valid — the whole
     window is recomputed and the cache returned is None. Two reasons: in every block after the
     first, each cached key and value was computed from a position that had attended to the

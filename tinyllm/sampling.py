@@ -52,19 +52,25 @@ def next_token_logits(model, token_ids):
     return function(token_ids[:, -model.sequence_length:])
 
 
+def full_context_logits(model, token_ids, state=None):
+    """``(logits (b, v), None)``: :func:`next_token_logits`, as a ``next_logits`` for :func:`generate`
+    (it keeps no state: every call reads the whole context again)."""
+    return next_token_logits(model, token_ids), None
+
+
 def generate(model, prompt_ids, max_new_tokens: int, temperature: float = 1.0, top_k=None, top_p=None,
-             seed: int = 0, use_cache: bool = True) -> np.ndarray:
-    """Continue ``prompt_ids`` ((t,) or (b, t) ints) by ``max_new_tokens`` tokens; returns the whole ids.
+             seed: int = 0, next_logits=full_context_logits, stop_id=None) -> np.ndarray:
+    """Continue ``prompt_ids`` ((t,) or (b, t) ints) by up to ``max_new_tokens`` tokens; returns the whole ids.
 
     ``temperature=0`` is greedy decoding (argmax). Otherwise the logits are
     divided by the temperature, filtered (``top_k``, ``top_p``) and sampled with
     a stateless RNG keyed by (seed, position): the same seed gives the same text.
-    With ``use_cache`` the keys and values of the tokens already read are kept
-    (chapter 7's KV cache): the same logits, without rereading the whole context.
+    ``next_logits(model, ids, state) → (logits (b, v), state)`` reads the next token's
+    logits, handing ``state`` from one step to the next (chapter 7 passes its KV cache).
+    With ``stop_id``, a row that has written it writes only ``stop_id`` from then on, and
+    the loop ends once every row has (the result can be shorter than ``max_new_tokens``).
     """
     import tensorflow as tf
-
-    from tinyllm.kv_cache import cached_next_token_logits
 
     ids = np.asarray(prompt_ids, dtype=np.int32)
     single = ids.ndim == 1
@@ -80,19 +86,22 @@ def generate(model, prompt_ids, max_new_tokens: int, temperature: float = 1.0, t
         raise ValueError(f"top_k must lie in [1, {model.config.vocabulary_size}] (the vocabulary size), got {top_k}")
     if top_p is not None and not 0.0 < top_p <= 1.0:
         raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
-    cache = None
+    state, stopped = None, np.zeros(len(ids), bool)
     for i in range(max_new_tokens):
-        if use_cache:
-            logits, cache = cached_next_token_logits(model, ids, cache)
-        else:
-            logits = next_token_logits(model, ids)
+        logits, state = next_logits(model, ids, state)
         if temperature == 0:
             token = tf.argmax(logits, axis=-1, output_type=tf.int32)
         else:
             logits = logits / temperature
             logits = tf.where(sampling_mask(logits, top_k, top_p), logits, float("-inf"))
             token = tf.random.stateless_categorical(logits, 1, seed=[seed, i], dtype=tf.int32)[:, 0]
-        ids = np.concatenate([ids, token.numpy()[:, None]], axis=1)
+        token = token.numpy()
+        if stop_id is not None:
+            token = np.where(stopped, stop_id, token)
+            stopped |= token == stop_id
+        ids = np.concatenate([ids, token[:, None]], axis=1)
+        if stopped.all():
+            break
     return ids[0] if single else ids
 
 
