@@ -46,7 +46,7 @@ CALLED = re.compile(
 MODULES = {"time", "timeit", "zipfile", "zlib", "gzip", "bz2", "lzma", "platform", "psutil", "resource"}
 
 
-def _python(source: str) -> ast.Module | None:
+def python_of(source: str) -> ast.Module | None:
     """The cell's code as a syntax tree (IPython magics translated), or None."""
     try:
         return ast.parse(source)
@@ -169,7 +169,7 @@ def machine_dependent_cells(nb) -> dict:
     every variable it binds or changes joins them; a statement that rebinds a variable from clean
     inputs takes it out again. A cell depends on the machine when one of its statements does.
     """
-    trees = [(i, _python(cell.source)) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    trees = [(i, python_of(cell.source)) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
     modules = set().union(*[_imported(tree) for _, tree in trees if tree is not None])
     tainted, found = {}, {}  # variable -> index of the cell where it came from a source
     for index, tree in trees:

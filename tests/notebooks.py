@@ -40,7 +40,7 @@ from pathlib import Path
 import nbformat
 
 from course.environment import QUIET_ENV
-from course.machine_outputs import MACHINE_TAG
+from course.machine_outputs import MACHINE_TAG, python_of
 from course.notebooks import chapter_notebooks, exercise_ids
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,20 +78,6 @@ def exercise_of(cell) -> str | None:
 def exercise_cells(nb) -> dict:
     """exercise id -> code cell, from the ``exercise:<id>`` tags."""
     return {exercise_of(cell): cell for cell in nb.cells if exercise_of(cell)}
-
-
-def python_of(source: str) -> ast.AST | None:
-    """The cell's code as a Python syntax tree (IPython magics translated), or None."""
-    try:
-        return ast.parse(source)
-    except SyntaxError:
-        pass
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-
-        return ast.parse(TransformerManager().transform_cell(source))
-    except Exception:  # noqa: BLE001 - not Python even for IPython
-        return None
 
 
 def is_check_cell(cell) -> bool:
