@@ -325,7 +325,7 @@ def build(out_dir) -> dict:
         notebooks = edition_notebooks(staging)
         data_files(staging)
         project_files(staging, notebooks)
-        found = leaks(staging)
+        found = leaks(staging) + library_answers(staging)
         if found:
             raise ReleaseError("the edition would leak answers:\n  " + "\n  ".join(found))
         if out_dir.exists():

@@ -84,18 +84,6 @@ def task_examples(tokenizer, stories, summaries, length: int, separator: str = "
     return sft_examples(prompts, responses, end_id, end_id, length, mask_prompt)
 
 
-def masked_token_loss(targets, logits, loss_mask):
-    """Σ m · cross-entropy / Σ m: targets (b, t) ints, logits (b, t, v), loss_mask (b, t) → a scalar.
-
-    The mean over the response tokens of the whole batch (a long summary weighs more than a
-    short one). ``SparseCategoricalCrossentropy(reduction="mean_with_sample_weight")`` with
-    ``sample_weight=loss_mask`` computes the same number.
-    """
-    losses = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
-    mask = ops.cast(loss_mask, losses.dtype)
-    return ops.sum(losses * mask) / ops.maximum(ops.sum(mask), 1.0)
-
-
 class FineTuner:
     """One model, one AdamW optimizer and one XLA-compiled masked training step, for several runs.
 
@@ -105,7 +93,8 @@ class FineTuner:
     (a list as ``model.get_weights()`` gives) and the optimizer back to its first step, so the
     next run reuses the compiled step: compiling costs seconds, a step a fraction of one.
     ``train(data, steps, batch_size, seed)`` runs one fine-tuning run. Only
-    ``model.trainable_variables`` change (LoRA freezes the rest).
+    ``model.trainable_variables`` change (LoRA freezes the rest). The loss is Keras's cross-entropy
+    weighted by the loss mask and divided by its sum: Σ m · CE / Σ m, the mean over the response tokens.
     """
 
     def __init__(self, model, learning_rate: float, steps: int, warmup_steps: int = 0, weight_decay: float = 0.0,
@@ -125,11 +114,12 @@ class FineTuner:
         self.optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
         self.optimizer.build(model.trainable_variables)
         self._fresh_optimizer = [v.numpy() for v in self.optimizer.variables]
+        self.loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
 
         @tf.function(jit_compile=jit_compile)
         def step(inputs, targets, loss_mask):
             with tf.GradientTape() as tape:
-                loss = masked_token_loss(targets, model(inputs, training=True), loss_mask)
+                loss = self.loss(targets, model(inputs, training=True), sample_weight=loss_mask)
             gradients = tape.gradient(loss, model.trainable_variables)
             # the tied embedding's gradient sums a sparse lookup part and a dense output-layer part
             gradients = [tf.convert_to_tensor(g) for g in gradients]

@@ -83,9 +83,11 @@ def main() -> None:
                    "warmup_fraction": WARMUP_FRACTION, "val_tokens": VAL_TOKENS, "keras": keras.__version__,
                    "made_by": "python data/finetuned/make_finetuned.py"})
 
+    masked_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
+
     def summary_loss(model, examples):
         logits = np.concatenate([ft.forward_logits(model, examples.inputs[i:i + 100]) for i in range(0, len(examples), 100)])
-        return float(ft.masked_token_loss(examples.targets, logits, examples.loss_mask))
+        return float(masked_loss(examples.targets, logits, sample_weight=examples.loss_mask))
 
     def run(arm, learning_rate, steps, seed):
         spec = ARMS[arm]
