@@ -238,7 +238,8 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
     chief = workers == 1 or is_chief()
     say = log if (verbose and chief) else (lambda *a, **k: None)
     watchdog = watchdog or PeerWatchdog(None, "")
-    files = RunFiles(out, chief, index, run_record(data, model_config, run, text_id), data.tokenizer)
+    record = run_record(data, model_config, run, text_id) if out is not None else None
+    files = RunFiles(out, chief, index, record, data.tokenizer)
 
     keras.mixed_precision.set_dtype_policy(run.precision)
     keras.utils.set_random_seed(run.seed)

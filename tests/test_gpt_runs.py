@@ -153,3 +153,21 @@ def test_a_checkpoint_without_every_weight_is_refused_with_a_clear_error(tmp_pat
     assert sample.returncode == 2
     assert "does not hold every weight" in sample.stderr and "Train again with a new --out" in sample.stderr
     assert "Traceback" not in sample.stderr
+
+
+def test_train_without_a_run_directory_takes_any_tokenizer():
+    """Without ``out`` nothing is recorded, so a tokenizer needs neither a vocabulary nor merges (chapter 8's
+    ByteTokenizer run in the notebook)."""
+    import tensorflow as tf
+
+    from course.runs import RunConfig, train
+    from tinyllm.gpt import GPTConfig
+    from tinyllm.text_data import TextData
+    from tinyllm.tokenizers import ByteTokenizer
+
+    ids = np.frombuffer(("one day mia went home. " * 40).encode("utf-8"), np.uint8).astype(np.int32)
+    data = TextData(ByteTokenizer(), ids[:800], ids[800:])
+    config = GPTConfig(vocabulary_size=256, sequence_length=16, num_layers=1, num_heads=2, d_model=16)
+    result = train(tf.distribute.get_strategy(), data, config, RunConfig(steps=2, global_batch=4, val_tokens=None,
+                                                                         jit_compile=False), verbose=False)
+    assert np.isfinite(result.val_loss)
