@@ -233,6 +233,7 @@ def _bpe_data(text: str, vocabulary_size: int, sequence_length: int, name: str):
 
 def command_sample(args) -> str:
     from course.runs import load_trained
+    from tinyllm.kv_cache import cached_next_token_logits
     from tinyllm.sampling import generate_text
 
     if args.temperature < 0:
@@ -250,7 +251,7 @@ def command_sample(args) -> str:
     if not args.prompt:
         _fail("--prompt must contain at least one character")
     text = generate_text(model, tokenizer, args.prompt, args.max_tokens, temperature=args.temperature,
-                         top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+                         top_k=args.top_k, top_p=args.top_p, seed=args.seed, next_logits=cached_next_token_logits)
     print(text, flush=True)
     return text
 
