@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from course.environment import QUIET_ENV
-from course.machine_outputs import MACHINE_TAG
+from course.machine_outputs import MACHINE_TAG, sanitize_rules
 
 ROOT = Path(__file__).resolve().parent
 SANITIZE_FILE = ROOT / "tests" / "nbval_sanitize.cfg"
@@ -22,11 +22,6 @@ MACHINE_SANITIZE_FILE = ROOT / "tests" / "nbval_machine.cfg"
 
 for _key, _value in QUIET_ENV.items():
     os.environ.setdefault(_key, _value)
-
-
-def _rules(path: Path) -> list:
-    """``[(regex, replacement)]`` of an nbval sanitize file, as nbval reads one."""
-    return re.findall(r"^regex: (.*)$\n^replace: (.*)$", path.read_text(encoding="utf-8"), flags=re.M)
 
 
 def pytest_configure(config):
@@ -38,7 +33,7 @@ def pytest_configure(config):
         return
     if getattr(IPyNbCell.sanitize, "masks_machine_numbers", False):
         return
-    original, machine_rules = IPyNbCell.sanitize, _rules(MACHINE_SANITIZE_FILE)
+    original, machine_rules = IPyNbCell.sanitize, sanitize_rules(MACHINE_SANITIZE_FILE)
 
     def sanitize(self, text):
         text = original(self, text)

@@ -46,6 +46,13 @@ CALLED = re.compile(
 MODULES = {"time", "timeit", "zipfile", "zlib", "gzip", "bz2", "lzma", "platform", "psutil", "resource"}
 
 
+def sanitize_rules(path) -> list:
+    """``[(regex, replacement)]`` of an nbval sanitize file, in order, read as nbval reads one."""
+    from pathlib import Path
+
+    return re.findall(r"^regex: (.*)$\n^replace: (.*)$", Path(path).read_text(encoding="utf-8"), flags=re.M)
+
+
 def python_of(source: str) -> ast.Module | None:
     """The cell's code as a syntax tree (IPython magics translated), or None."""
     try:

@@ -40,7 +40,7 @@ from pathlib import Path
 import nbformat
 
 from course.environment import QUIET_ENV
-from course.machine_outputs import MACHINE_TAG, python_of
+from course.machine_outputs import MACHINE_TAG, python_of, sanitize_rules
 from course.notebooks import chapter_notebooks, exercise_ids
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -327,11 +327,6 @@ def assert_every_check_passes(nb, chapter: str) -> None:
     assert "❌" not in text and "⏳" not in text and "ERROR" not in text
 
 
-def sanitize_rules(path: Path = SANITIZE_FILE) -> list:
-    """``[(regex, replacement)]`` from an nbval sanitize file, in order."""
-    return re.findall(r"^regex: (.*)$\n^replace: (.*)$", path.read_text(encoding="utf-8"), flags=re.M)
-
-
 # nbval's markers: cell tags, or the same words as a comment line in the cell.
 _MARKERS = {"nbval-ignore-output": "ignore", "nbval-check-output": "check", "nbval-skip": "skip",
             "nbval-raises-exception": "raises", "raises-exception": "raises",
@@ -405,7 +400,7 @@ def output_differences(committed, executed) -> list:
     The two notebooks have the same cells (the executed one from the edition: exercise cells
     filled and ``solutions`` imports rewritten, so sources are not compared).
     """
-    rules, machine_rules = sanitize_rules(), sanitize_rules(MACHINE_SANITIZE_FILE)
+    rules, machine_rules = sanitize_rules(SANITIZE_FILE), sanitize_rules(MACHINE_SANITIZE_FILE)
     if len(committed.cells) != len(executed.cells):
         return [f"the notebooks differ in length: {len(committed.cells)} cells committed, "
                 f"{len(executed.cells)} executed"]
