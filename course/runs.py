@@ -113,11 +113,18 @@ def _check_or_write_run_file(out: Path, record: dict, chief: bool) -> None:
                     f"{out} holds a run with a different {key} ({saved.get(key)!r} vs {record.get(key)!r}); "
                     "use a new --out directory, or the same settings to resume it"
                 )
-    elif chief:  # written whole, then renamed: another worker never reads half a file
+    elif chief:
         out.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(record, indent=1, ensure_ascii=False), encoding="utf-8")
-        os.replace(partial, path)
+        write_whole(path, lambda partial: partial.write_text(json.dumps(record, indent=1, ensure_ascii=False),
+                                                             encoding="utf-8"))
+
+
+def write_whole(path: Path, write) -> None:
+    """``write(partial)`` to a file beside ``path``, then rename it: the rename is atomic, so neither
+    another worker nor a run resumed after a kill mid-write ever reads half a file."""
+    partial = path.with_name(path.name + ".partial")
+    write(partial)
+    os.replace(partial, path)
 
 
 class PeerWatchdog:
@@ -164,7 +171,7 @@ class RunFiles:
         _check_or_write_run_file(self.out, record, chief)
         if chief:
             if "tokenizer" in record:
-                tokenizer.save(self.out / TOKENIZER_FILE)
+                write_whole(self.out / TOKENIZER_FILE, tokenizer.save)
             self.writer = tf.summary.create_file_writer(str(self.out / "logs"))
             history = self.own / HISTORY_FILE
             self.earlier = json.loads(history.read_text()) if history.exists() else {}
@@ -191,7 +198,7 @@ class RunFiles:
         if self.out is not None and self.chief:
             history = {key: [p for p in self.earlier.get(key, []) if p[0] <= result.start_step]
                        + getattr(result, key + "es") for key in ("train_loss", "val_loss")}
-            (self.own / HISTORY_FILE).write_text(json.dumps(history))
+            write_whole(self.own / HISTORY_FILE, lambda partial: partial.write_text(json.dumps(history)))
 
     def checkpoint(self, step: int, result: TrainResult) -> None:
         if self.manager is not None:

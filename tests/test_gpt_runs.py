@@ -171,3 +171,21 @@ def test_train_without_a_run_directory_takes_any_tokenizer():
     result = train(tf.distribute.get_strategy(), data, config, RunConfig(steps=2, global_batch=4, val_tokens=None,
                                                                          jit_compile=False), verbose=False)
     assert np.isfinite(result.val_loss)
+
+
+def test_a_file_of_a_run_is_replaced_whole_or_not_at_all(tmp_path):
+    """CI once killed a run while it wrote history.json: the resumed run read an empty file and stopped.
+    write_whole writes beside the file and renames, so a write cut short leaves the old file as it was."""
+    from course.runs import write_whole
+
+    history = tmp_path / "history.json"
+    write_whole(history, lambda partial: partial.write_text('{"train_loss": [[20, 3.1]]}'))
+
+    def killed_mid_write(partial):
+        partial.write_text('{"train_lo')
+        raise KeyboardInterrupt("killed")
+
+    with pytest.raises(KeyboardInterrupt):
+        write_whole(history, killed_mid_write)
+    assert history.read_text() == '{"train_loss": [[20, 3.1]]}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.json", "history.json.partial"]
