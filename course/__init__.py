@@ -17,4 +17,12 @@ from course.checking import CheckResult, check  # noqa: E402
 from course.environment import check_environment, setup_notebook  # noqa: E402
 from course.registry import exercises, get_exercise, reference  # noqa: E402
 
-__all__ = ["CheckResult", "check", "check_environment", "exercises", "get_exercise", "reference", "setup_notebook"]
+__all__ = [
+    "CheckResult",
+    "check",
+    "check_environment",
+    "exercises",
+    "get_exercise",
+    "reference",
+    "setup_notebook",
+]

@@ -12,7 +12,8 @@ NOT_IMPLEMENTED = "still raises NotImplementedError"
 
 
 def describe_error(error: BaseException) -> str:
-    """One line for what a learner's code raised: ``ValueError: <first line>``, ``called sys.exit(1)``."""
+    """One line for what a learner's code raised: ``ValueError: <first line>``, ``called
+    sys.exit(1)``."""
     if isinstance(error, SystemExit):
         return f"called sys.exit({error.code!r})" if error.code is not None else "called sys.exit()"
     if isinstance(error, SyntaxError):
@@ -22,7 +23,8 @@ def describe_error(error: BaseException) -> str:
 
 
 def call_case(function, args, kwargs, catch=Exception) -> tuple:
-    """Call ``function`` on deep copies of ``args`` and ``kwargs``; returns ``(status, output, raised)``.
+    """Call ``function`` on deep copies of ``args`` and ``kwargs``; returns ``(status, output,
+    raised)``.
 
     ``("ok", output, None)``; ``("not_attempted", message, NotImplementedError)``;
     ``("error", message, type of the exception)`` when it raises any other instance
@@ -39,5 +41,9 @@ def call_case(function, args, kwargs, catch=Exception) -> tuple:
         return "not_attempted", NOT_IMPLEMENTED, NotImplementedError
     except catch as error:  # noqa: BLE001 - a learner's error is a failed case, not a crash
         message = describe_error(error)
-        return "error", (message if isinstance(error, SystemExit) else f"raised {message}"), type(error)
+        return (
+            "error",
+            (message if isinstance(error, SystemExit) else f"raised {message}"),
+            type(error),
+        )
     return "ok", output, None

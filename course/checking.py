@@ -15,7 +15,14 @@ import numpy as np
 
 from course import serialize
 from course.calling import call_case
-from course.registry import Case, Exercise, ReferenceUnavailable, get_exercise, public_cases, reference
+from course.registry import (
+    Case,
+    Exercise,
+    ReferenceUnavailable,
+    get_exercise,
+    public_cases,
+    reference,
+)
 
 FROZEN_DIR = Path(__file__).with_name("frozen")
 
@@ -83,7 +90,10 @@ def describe_value(value, limit: int = 8) -> str:
 
 def describe_call(exercise: Exercise, case: Case) -> str:
     names = exercise.parameter_names
-    parts = [f"{names[i] if i < len(names) else '?'}={describe_value(a)}" for i, a in enumerate(case.args)]
+    parts = [
+        f"{names[i] if i < len(names) else '?'}={describe_value(a)}"
+        for i, a in enumerate(case.args)
+    ]
     parts += [f"{k}={describe_value(v)}" for k, v in case.kwargs.items()]
     return f"{exercise.function_name}({', '.join(parts)})"
 
@@ -98,7 +108,10 @@ def compare(expected, got, rtol: float, atol: float, where: str = "the result") 
             return f"{where} should be a str, got {describe_value(got)} ({type(got).__name__})"
         if got == expected:
             return None
-        at = next((i for i, (e, g) in enumerate(zip(expected, got)) if e != g), min(len(expected), len(got)))
+        at = next(
+            (i for i, (e, g) in enumerate(zip(expected, got)) if e != g),
+            min(len(expected), len(got)),
+        )
         return f"{where}: expected {expected!r}, got {got!r} (they differ from character {at})"
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)):
@@ -106,7 +119,9 @@ def compare(expected, got, rtol: float, atol: float, where: str = "the result") 
         if len(got) != len(expected):
             return f"{where} should have {len(expected)} values, got {len(got)}"
         for i, (e, g) in enumerate(zip(expected, got)):
-            problem = compare(e, g, rtol, atol, f"{where}[{i}]" if where != "the result" else f"value {i}")
+            problem = compare(
+                e, g, rtol, atol, f"{where}[{i}]" if where != "the result" else f"value {i}"
+            )
             if problem:
                 return problem
         return None
@@ -128,7 +143,10 @@ def compare(expected, got, rtol: float, atol: float, where: str = "the result") 
 
     if expected_array.dtype == bool:
         if got_array.dtype != bool and not np.isin(got_array, (0, 1)).all():
-            return f"{where} should be True/False, got values like {describe_value(got_array.ravel()[:4])}"
+            return (
+                f"{where} should be True/False, got values like "
+                f"{describe_value(got_array.ravel()[:4])}"
+            )
         same = got_array.astype(bool) == expected_array
     elif np.issubdtype(expected_array.dtype, np.integer):
         same = got_array == expected_array
@@ -139,7 +157,8 @@ def compare(expected, got, rtol: float, atol: float, where: str = "the result") 
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])
             return (
-                f"{where} contains {got_float[index]} at index {index} where {expected_float[index]:.6g} "
+                f"{where} contains {got_float[index]} at index {index} where "
+                f"{expected_float[index]:.6g} "
                 "was expected (overflow or 0/0?)"
             )
         same = np.isclose(got_float, expected_float, rtol=rtol, atol=atol, equal_nan=True)
@@ -148,7 +167,9 @@ def compare(expected, got, rtol: float, atol: float, where: str = "the result") 
     wrong = np.argwhere(~np.asarray(same))
     index = tuple(int(i) for i in wrong[0]) if expected_array.ndim else ()
     e, g = expected_array[index], got_array[index]
-    count = f"{len(wrong)} of {expected_array.size} values differ; " if expected_array.size > 1 else ""
+    count = (
+        f"{len(wrong)} of {expected_array.size} values differ; " if expected_array.size > 1 else ""
+    )
     at = f" at index {index}" if index else ""
     return f"{where}: {count}expected {describe_value(e)}, got {describe_value(g)}{at}"
 
@@ -157,7 +178,8 @@ def compare(expected, got, rtol: float, atol: float, where: str = "the result") 
 
 
 def call_candidate(candidate, case: Case):
-    """Call ``candidate`` on a copy of the case's inputs: ("ok", output) | ("not_attempted", msg) | ("error", msg).
+    """Call ``candidate`` on a copy of the case's inputs: ("ok", output) | ("not_attempted", msg) |
+    ("error", msg).
 
     The grader's learner process calls through the same :func:`course.calling.call_case`.
     """
@@ -166,7 +188,8 @@ def call_candidate(candidate, case: Case):
 
 
 def expected_outputs(exercise_id: str, cases: list, hidden: bool = False) -> list:
-    """Reference outputs for ``cases``: from ``solutions`` if installed, else frozen at release time."""
+    """Reference outputs for ``cases``: from ``solutions`` if installed, else frozen at release
+    time."""
     try:
         ref = reference(exercise_id)
     except ReferenceUnavailable:
@@ -174,7 +197,9 @@ def expected_outputs(exercise_id: str, cases: list, hidden: bool = False) -> lis
             raise
         frozen = FROZEN_DIR / f"{exercise_id}.npz"
         if not frozen.exists():
-            raise ReferenceUnavailable(f"no reference and no frozen expected values for {exercise_id}")
+            raise ReferenceUnavailable(
+                f"no reference and no frozen expected values for {exercise_id}"
+            )
         values = serialize.load(frozen)
         if len(values) != len(cases):
             raise ReferenceUnavailable(f"frozen expected values for {exercise_id} are out of date")
@@ -183,13 +208,16 @@ def expected_outputs(exercise_id: str, cases: list, hidden: bool = False) -> lis
     for case in cases:
         status, output = call_candidate(ref, case)
         if status != "ok":
-            raise RuntimeError(f"the reference for {exercise_id} failed on case {case.name!r}: {output}")
+            raise RuntimeError(
+                f"the reference for {exercise_id} failed on case {case.name!r}: {output}"
+            )
         outputs.append(output)
     return outputs
 
 
 def judge(exercise: Exercise, case: Case, expected, status: str, output) -> CaseOutcome:
-    """Turn one call's result into a pass or a failure message (runs outside the learner's process)."""
+    """Turn one call's result into a pass or a failure message (runs outside the learner's
+    process)."""
     if status == "not_attempted":
         return CaseOutcome(case.name, False, str(output), not_attempted=True)
     call = describe_call(exercise, case)
@@ -205,13 +233,19 @@ def summarize(exercise: Exercise, outcomes: list) -> CheckResult:
     score = float(sum(o.passed for o in outcomes))
     total = float(len(outcomes))
     if outcomes and all(o.not_attempted for o in outcomes):
-        message = f"{NOT_ATTEMPTED} {exercise.id}: not attempted yet (the function still raises NotImplementedError)"
+        message = (
+            f"{NOT_ATTEMPTED} {exercise.id}: not attempted yet (the function still "
+            "raises NotImplementedError)"
+        )
         return CheckResult(exercise.id, False, 0.0, total, message, outcomes, attempted=False)
     if score == total:
         message = f"{PASS} {exercise.id}: all {int(total)} cases pass"
         return CheckResult(exercise.id, True, score, total, message, outcomes)
     first = next(o for o in outcomes if not o.passed)
-    message = f"{FAIL} {exercise.id}: {int(score)}/{int(total)} cases pass; first failure ({first.case}): {first.message}"
+    message = (
+        f"{FAIL} {exercise.id}: {int(score)}/{int(total)} cases pass; first failure "
+        f"({first.case}): {first.message}"
+    )
     if first.hint:
         message += f"\n   hint: {first.hint}"
     return CheckResult(exercise.id, False, score, total, message, outcomes)
@@ -219,7 +253,10 @@ def summarize(exercise: Exercise, outcomes: list) -> CheckResult:
 
 def run_cases(exercise_id: str, candidate, cases: list, expected: list) -> CheckResult:
     exercise = get_exercise(exercise_id)
-    outcomes = [judge(exercise, case, exp, *call_candidate(candidate, case)) for case, exp in zip(cases, expected)]
+    outcomes = [
+        judge(exercise, case, exp, *call_candidate(candidate, case))
+        for case, exp in zip(cases, expected)
+    ]
     return summarize(exercise, outcomes)
 
 
@@ -233,7 +270,10 @@ def check(exercise_id: str, candidate) -> CheckResult:
     exercise = get_exercise(exercise_id)
     cases = public_cases(exercise_id)
     if not callable(candidate):
-        outcomes = [CaseOutcome(c.name, False, f"expected a function, got {type(candidate).__name__}") for c in cases]
+        outcomes = [
+            CaseOutcome(c.name, False, f"expected a function, got {type(candidate).__name__}")
+            for c in cases
+        ]
         result = summarize(exercise, outcomes)
     else:
         result = run_cases(exercise_id, candidate, cases, expected_outputs(exercise_id, cases))

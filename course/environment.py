@@ -16,22 +16,29 @@ import tempfile
 
 EXPECTED = {"tensorflow": "2.21", "keras": "3.15", "keras-hub": "0.32"}
 # Quiet, reproducible TensorFlow for tests, headless runs and the processes the course starts (never
-# forced on a learner's lab): no start-up notices, no oneDNN (its reordered float sums change the last
-# digits), Keras on TensorFlow, a fixed hash seed. Tests import it; the Makefile's QUIET spells the same
-# variables (tests/test_repository.py keeps the two in step).
-QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "KERAS_BACKEND": "tensorflow",
-             "PYTHONHASHSEED": "0"}
+# forced on a learner's lab): no start-up notices, no oneDNN (its reordered float sums change the
+# last digits), Keras on TensorFlow, a fixed hash seed. Tests import it; the Makefile's QUIET spells
+# the same variables (tests/test_repository.py keeps the two in step).
+QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "KERAS_BACKEND": "tensorflow",
+    "PYTHONHASHSEED": "0",
+}
 
-# What TensorFlow writes to stderr as it starts (absl's first line, its C++ log lines, the oneDNN and CUDA
-# notices): it differs between machines and teaches nothing, so set-up hides it and saved outputs drop it.
+# What TensorFlow writes to stderr as it starts (absl's first line, its C++ log lines, the oneDNN
+# and CUDA notices): it differs between machines and teaches nothing, so set-up hides it and saved
+# outputs drop it.
 TF_NOISE = re.compile(
     r"^(WARNING: All log messages before absl|[IWE]\d{4} \d\d:\d\d:[\d.]+\s+\d+ \S+\.cc:\d+\]|"
-    r"To enable the following instructions|oneDNN custom operations|.*cuda drivers|.*rebuild TensorFlow)"
+    r"To enable the following instructions|oneDNN custom operations|.*cuda drivers|.*rebuild "
+    r"TensorFlow)"
 )
 
 
 def quiet_environment(base=None, **extra) -> dict:
-    """An environment for a subprocess: ``base`` (default: this process's), then :data:`QUIET_ENV`, then ``extra``."""
+    """An environment for a subprocess: ``base`` (default: this process's), then :data:`QUIET_ENV`,
+    then ``extra``."""
     return {**(os.environ if base is None else base), **QUIET_ENV, **extra}
 
 
@@ -52,14 +59,20 @@ def environment_problems() -> list:
     for package, wanted in EXPECTED.items():
         found = _version(package)
         if found is None:
-            problems.append(f"{package} is not installed (the course needs {wanted}.x; run `make setup`)")
+            problems.append(
+                f"{package} is not installed (the course needs {wanted}.x; run `make setup`)"
+            )
         elif not (found == wanted or found.startswith(wanted + ".")):
-            problems.append(f"{package} {found} is installed but the course needs {wanted}.x (run `make setup`)")
+            problems.append(
+                f"{package} {found} is installed but the course needs {wanted}.x (run `make setup`)"
+            )
     keras_version = _version("keras")
     if keras_version and not keras_version.startswith("3."):
         problems.append(f"Keras {keras_version} is Keras 2; the course needs Keras 3")
     if os.environ.get("TF_USE_LEGACY_KERAS", "0").lower() in ("1", "true", "yes"):
-        problems.append("TF_USE_LEGACY_KERAS is set, which makes tf.keras Keras 2 (tf_keras): unset it")
+        problems.append(
+            "TF_USE_LEGACY_KERAS is set, which makes tf.keras Keras 2 (tf_keras): unset it"
+        )
     elif _version("tf-keras"):
         problems.append(
             f"tf_keras {_version('tf-keras')} (Keras 2) is installed; the course uses Keras 3 — "
@@ -90,7 +103,8 @@ def check_environment(verbose: bool = True) -> bool:
 
 
 def setup_notebook(seed: int = 0, deterministic: bool = True) -> None:
-    """What the first cell of every chapter does: check versions, quiet TensorFlow, seed everything, quiet plots.
+    """What the first cell of every chapter does: check versions, quiet TensorFlow, seed everything,
+    quiet plots.
 
     ``keras.utils.set_random_seed`` seeds Python, NumPy and TensorFlow; op
     determinism makes two runs on the same machine bit-identical (results on
@@ -99,12 +113,15 @@ def setup_notebook(seed: int = 0, deterministic: bool = True) -> None:
     check_environment()
     import warnings
 
-    # keras_hub imports tqdm, which warns (with a file path) that ipywidgets are absent: harmless here.
+    # keras_hub imports tqdm, which warns (with a file path) that ipywidgets are absent: harmless
+    # here.
     warnings.filterwarnings("ignore", message="IProgress not found")
     # TensorFlow's C++ log lines ("E0000 … failed call to cuInit: … CUDA error", "NodeDef mentions
     # attribute …") reach the page as red stderr boxes that read as failures; they teach nothing.
     # A learner who sets TF_CPP_MIN_LOG_LEVEL keeps their own.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Imported here, not at the top: the log level above and the filter around the import must be
+    # in place before TensorFlow starts, and ``import course`` stays quick for the grader and tools.
     with _tensorflow_start_up_notices_dropped():
         import keras
         import tensorflow as tf
@@ -115,15 +132,17 @@ def setup_notebook(seed: int = 0, deterministic: bool = True) -> None:
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     np.set_printoptions(precision=4, suppress=True)
-    matplotlib.rcParams.update({"figure.dpi": 72, "figure.figsize": (6, 3.5), "axes.grid": True, "grid.alpha": 0.3})
+    matplotlib.rcParams.update(
+        {"figure.dpi": 72, "figure.figsize": (6, 3.5), "axes.grid": True, "grid.alpha": 0.3}
+    )
 
 
 @contextlib.contextmanager
 def _tensorflow_start_up_notices_dropped():
     """Importing TensorFlow writes notices to file descriptor 2 before any setting can silence them
-    ("All log messages before absl::InitializeLog()", oneDNN, "Could not find cuda drivers"); Jupyter
-    shows them under the first cell. Catch what the import writes there and pass on every other line
-    (the notices are the ones ``course.notebooks`` drops from saved outputs)."""
+    ("All log messages before absl::InitializeLog()", oneDNN, "Could not find cuda drivers");
+    Jupyter shows them under the first cell. Catch what the import writes there and pass on every
+    other line (the notices are the ones ``course.notebooks`` drops from saved outputs)."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)

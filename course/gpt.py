@@ -1,9 +1,11 @@
 """Train and sample the chapter-5 mini GPT from the command line.
 
-    python -m course.gpt train [--text FILE] [--strategy default|mirrored|multiworker] [--replicas N]
+    python -m course.gpt train [--text FILE] [--strategy default|mirrored|multiworker]
+                               [--replicas N]
                                [--steps N] [--global-batch B] [--seed S] [--out DIR]
                                [--tokenizer char|bpe] [--vocab-size N] ...
-    python -m course.gpt sample --out DIR --prompt TEXT [--max-tokens N --temperature T --top-k K --top-p P --seed S]
+    python -m course.gpt sample --out DIR --prompt TEXT [--max-tokens N --temperature T --top-k K
+                                --top-p P --seed S]
 
 ``train`` uses the course corpus unless ``--text`` names a UTF-8 file of your own.
 ``--strategy mirrored`` uses every local GPU, or ``--replicas`` logical CPU devices
@@ -14,9 +16,9 @@ every replica and worker. ``--out`` keeps checkpoints, TensorBoard logs
 (``tensorboard --logdir DIR/logs``) and the final weights; starting again with
 the same ``--out`` resumes and continues to ``--steps``. The last line printed
 is ``val_loss=<float>`` (mean next-token cross-entropy, nats, on the validation split).
-``--tokenizer bpe`` trains chapter 8's byte-level BPE (``--vocab-size`` ids) on the training split first,
-keeps it in ``--out`` (``tokenizer.json``), and ``sample`` encodes and decodes with it; ``val_loss`` is
-then in nats per BPE token, and the line before it gives nats per character.
+``--tokenizer bpe`` trains chapter 8's byte-level BPE (``--vocab-size`` ids) on the training split
+first, keeps it in ``--out`` (``tokenizer.json``), and ``sample`` encodes and decodes with it;
+``val_loss`` is then in nats per BPE token, and the line before it gives nats per character.
 
 The helpers at the bottom start a multi-worker job on this machine (one process
 per worker on 127.0.0.1, free ports, a hard time limit, SIGKILL of the whole
@@ -59,8 +61,10 @@ def _vocabulary_size(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if value < 256:
-        raise argparse.ArgumentTypeError(f"a byte-level BPE vocabulary holds the 256 byte values and the merges "
-                                         f"learned on top, so it must be at least 256, got {value}")
+        raise argparse.ArgumentTypeError(
+            f"a byte-level BPE vocabulary holds the 256 byte values and the merges "
+            f"learned on top, so it must be at least 256, got {value}"
+        )
     return value
 
 
@@ -72,59 +76,151 @@ def _probability(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m course.gpt", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m course.gpt", description=__doc__.split("\n\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    t = commands.add_parser("train", help="train the mini GPT (resumes from --out)",
-                            description="Train the chapter-5 mini GPT; the last line is val_loss=<float>.")
+    t = commands.add_parser(
+        "train",
+        help="train the mini GPT (resumes from --out)",
+        description="Train the chapter-5 mini GPT; the last line is val_loss=<float>.",
+    )
     t.add_argument("--text", help="a UTF-8 text file to train on (default: the course corpus)")
-    t.add_argument("--strategy", choices=STRATEGIES, default="default",
-                   help="default: one device; mirrored: every local GPU or --replicas logical CPUs; "
-                        "multiworker: the cluster in TF_CONFIG (default: %(default)s)")
-    t.add_argument("--replicas", type=positive_int, default=2,
-                   help="logical CPU devices for --strategy mirrored on a machine without GPUs (default: %(default)s)")
-    t.add_argument("--steps", type=positive_int, default=1000, help="total optimizer steps (default: %(default)s)")
-    t.add_argument("--global-batch", type=positive_int, default=32,
-                   help="sequences per step, summed over all replicas and workers (default: %(default)s)")
-    t.add_argument("--seed", type=int, default=0, help="initial weights and batch order (default: %(default)s)")
-    t.add_argument("--out", help="directory for checkpoints, logs and weights; the same --out resumes")
-    t.add_argument("--tokenizer", choices=("char", "bpe"), default="char",
-                   help="char: one id per character of the text; bpe: byte-level BPE trained on the training "
-                        "split and kept in --out (default: %(default)s)")
-    t.add_argument("--vocab-size", type=_vocabulary_size, default=None,
-                   help=f"--tokenizer bpe: vocabulary size, 256 bytes + merges (default: {DEFAULT_BPE_VOCABULARY})")
+    t.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="default",
+        help="default: one device; mirrored: every local GPU or --replicas logical CPUs; "
+        "multiworker: the cluster in TF_CONFIG (default: %(default)s)",
+    )
+    t.add_argument(
+        "--replicas",
+        type=positive_int,
+        default=2,
+        help="logical CPU devices for --strategy mirrored on a machine without GPUs (default: "
+        "%(default)s)",
+    )
+    t.add_argument(
+        "--steps",
+        type=positive_int,
+        default=1000,
+        help="total optimizer steps (default: %(default)s)",
+    )
+    t.add_argument(
+        "--global-batch",
+        type=positive_int,
+        default=32,
+        help="sequences per step, summed over all replicas and workers (default: %(default)s)",
+    )
+    t.add_argument(
+        "--seed", type=int, default=0, help="initial weights and batch order (default: %(default)s)"
+    )
+    t.add_argument(
+        "--out", help="directory for checkpoints, logs and weights; the same --out resumes"
+    )
+    t.add_argument(
+        "--tokenizer",
+        choices=("char", "bpe"),
+        default="char",
+        help="char: one id per character of the text; bpe: byte-level BPE trained on the training "
+        "split and kept in --out (default: %(default)s)",
+    )
+    t.add_argument(
+        "--vocab-size",
+        type=_vocabulary_size,
+        default=None,
+        help="--tokenizer bpe: vocabulary size, 256 bytes + merges (default: "
+        f"{DEFAULT_BPE_VOCABULARY})",
+    )
     model = t.add_argument_group("model")
-    model.add_argument("--seq-len", type=positive_int, default=64, help="context length T (default: %(default)s)")
-    model.add_argument("--layers", type=positive_int, default=4, help="Transformer blocks (default: %(default)s)")
-    model.add_argument("--heads", type=positive_int, default=4, help="attention heads (default: %(default)s)")
-    model.add_argument("--d-model", type=positive_int, default=128, help="model width (default: %(default)s)")
+    model.add_argument(
+        "--seq-len", type=positive_int, default=64, help="context length T (default: %(default)s)"
+    )
+    model.add_argument(
+        "--layers", type=positive_int, default=4, help="Transformer blocks (default: %(default)s)"
+    )
+    model.add_argument(
+        "--heads", type=positive_int, default=4, help="attention heads (default: %(default)s)"
+    )
+    model.add_argument(
+        "--d-model", type=positive_int, default=128, help="model width (default: %(default)s)"
+    )
     run = t.add_argument_group("run")
-    run.add_argument("--learning-rate", type=float, default=2e-3, help="AdamW learning rate (default: %(default)s)")
-    run.add_argument("--precision", choices=PRECISIONS, default="auto",
-                     help="auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with AMX bfloat16 units, "
-                          "float32 otherwise (default: %(default)s)")
-    run.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
-                     help="XLA-compile the training step; auto: on with one device (default: %(default)s)")
-    run.add_argument("--eval-every", type=int, default=250,
-                     help="print validation loss and a sample every N steps; 0: only at the end (default: %(default)s)")
-    run.add_argument("--checkpoint-every", type=positive_int, default=100,
-                     help="save a checkpoint every N steps (default: %(default)s)")
-    run.add_argument("--val-tokens", type=positive_int, default=65_536,
-                     help="validation targets evaluated, from the start of the validation split (default: %(default)s)")
-    run.add_argument("--peer-timeout", type=float, default=600.0,
-                     help="multiworker: exit (status 1) when the first step has not finished after this many "
-                          "seconds, e.g. because a worker never started; 0 waits forever (default: %(default)s)")
-    run.add_argument("--quiet", action="store_true", help="no progress bar or samples, only the last line")
+    run.add_argument(
+        "--learning-rate",
+        type=float,
+        default=2e-3,
+        help="AdamW learning rate (default: %(default)s)",
+    )
+    run.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with AMX bfloat16 units, "
+        "float32 otherwise (default: %(default)s)",
+    )
+    run.add_argument(
+        "--jit",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="XLA-compile the training step; auto: on with one device (default: %(default)s)",
+    )
+    run.add_argument(
+        "--eval-every",
+        type=int,
+        default=250,
+        help="print validation loss and a sample every N steps; 0: only at the end (default: "
+        "%(default)s)",
+    )
+    run.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        default=100,
+        help="save a checkpoint every N steps (default: %(default)s)",
+    )
+    run.add_argument(
+        "--val-tokens",
+        type=positive_int,
+        default=65_536,
+        help="validation targets evaluated, from the start of the validation split (default: "
+        "%(default)s)",
+    )
+    run.add_argument(
+        "--peer-timeout",
+        type=float,
+        default=600.0,
+        help="multiworker: exit (status 1) when the first step has not finished after this many "
+        "seconds, e.g. because a worker never started; 0 waits forever (default: %(default)s)",
+    )
+    run.add_argument(
+        "--quiet", action="store_true", help="no progress bar or samples, only the last line"
+    )
 
-    s = commands.add_parser("sample", help="continue a prompt with a trained model",
-                            description="Print a prompt and the trained model's continuation.")
+    s = commands.add_parser(
+        "sample",
+        help="continue a prompt with a trained model",
+        description="Print a prompt and the trained model's continuation.",
+    )
     s.add_argument("--out", required=True, help="the --out directory of a training run")
-    s.add_argument("--prompt", required=True, help="text to continue (characters of the training text)")
-    s.add_argument("--max-tokens", type=positive_int, default=200,
-                   help="characters to generate (default: %(default)s)")
-    s.add_argument("--temperature", type=float, default=0.8, help="0 is greedy decoding (default: %(default)s)")
-    s.add_argument("--top-k", type=positive_int, default=None, help="sample among the k most likely tokens")
-    s.add_argument("--top-p", type=_probability, default=None, help="sample from the nucleus of mass p")
+    s.add_argument(
+        "--prompt", required=True, help="text to continue (characters of the training text)"
+    )
+    s.add_argument(
+        "--max-tokens",
+        type=positive_int,
+        default=200,
+        help="characters to generate (default: %(default)s)",
+    )
+    s.add_argument(
+        "--temperature", type=float, default=0.8, help="0 is greedy decoding (default: %(default)s)"
+    )
+    s.add_argument(
+        "--top-k", type=positive_int, default=None, help="sample among the k most likely tokens"
+    )
+    s.add_argument(
+        "--top-p", type=_probability, default=None, help="sample from the nucleus of mass p"
+    )
     s.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
     return parser
 
@@ -150,14 +246,17 @@ def command_train(args) -> float:
     if args.tokenizer == "bpe":
         data = _bpe_data(text, args.vocab_size or DEFAULT_BPE_VOCABULARY, args.seq_len, name)
 
-    # Then the strategy: logical CPU devices and MultiWorkerMirroredStrategy must exist before any other TF op.
+    # Then the strategy: logical CPU devices and MultiWorkerMirroredStrategy must exist before any
+    # other TF op.
     from course.runs import PeerWatchdog
     from tinyllm.distributed import is_chief, make_strategy, worker_info
 
     watchdog = None
     if args.strategy == "multiworker":
         kind, index, workers = worker_info()
-        watchdog = PeerWatchdog(args.peer_timeout, f"{kind} {index}: waiting for the {workers} workers of TF_CONFIG")
+        watchdog = PeerWatchdog(
+            args.peer_timeout, f"{kind} {index}: waiting for the {workers} workers of TF_CONFIG"
+        )
     try:
         strategy = make_strategy(args.strategy, args.replicas)
     except ValueError as error:
@@ -169,52 +268,111 @@ def command_train(args) -> float:
     from tinyllm.text_data import baselines
 
     try:
-        config = GPTConfig(data.vocabulary_size, args.seq_len, args.layers, args.heads, args.d_model)
+        config = GPTConfig(
+            data.vocabulary_size, args.seq_len, args.layers, args.heads, args.d_model
+        )
     except ValueError as error:
         _fail(str(error))
     if args.global_batch % strategy.num_replicas_in_sync:
-        _fail(f"--global-batch {args.global_batch} must be a multiple of the {strategy.num_replicas_in_sync} "
-              "replicas in sync")
+        _fail(
+            f"--global-batch {args.global_batch} must be a multiple of the "
+            f"{strategy.num_replicas_in_sync} "
+            "replicas in sync"
+        )
     precision = choose_precision(args.precision)
-    # XLA compiles the step on one device only (it fails under MirroredStrategy): what runs is reported as run.
+    # XLA compiles the step on one device only (it fails under MirroredStrategy): what runs is
+    # reported as run.
     one_device = strategy.num_replicas_in_sync == 1
     jit = args.jit != "off" and one_device
-    xla = "on" if jit else ("off (XLA is not used with several replicas)" if args.jit == "on" else "off")
-    run = RunConfig(steps=args.steps, global_batch=args.global_batch, seed=args.seed,
-                    learning_rate=args.learning_rate, precision=precision, jit_compile=jit,
-                    checkpoint_every=args.checkpoint_every, eval_every=max(args.eval_every, 0),
-                    val_tokens=args.val_tokens)
+    xla = (
+        "on"
+        if jit
+        else ("off (XLA is not used with several replicas)" if args.jit == "on" else "off")
+    )
+    run = RunConfig(
+        steps=args.steps,
+        global_batch=args.global_batch,
+        seed=args.seed,
+        learning_rate=args.learning_rate,
+        precision=precision,
+        jit_compile=jit,
+        checkpoint_every=args.checkpoint_every,
+        eval_every=max(args.eval_every, 0),
+        val_tokens=args.val_tokens,
+    )
     chief = args.strategy != "multiworker" or is_chief()
     verbose = not args.quiet
     unit = "token" if args.tokenizer == "bpe" else "char"
     if verbose and chief:
         rates = baselines(data)
-        entropy = f", entropy rate {corpus_info()['entropy_rate_nats_per_char']:.3f} nats/char" if not args.text else ""
-        print(f"text: {name}, {len(text):,} characters, vocabulary {data.vocabulary_size}"
-              + (f" (byte-level BPE, {len(data.val_ids):,} validation tokens)" if unit == "token" else ""))
-        print(f"devices: {environment_summary()}; strategy {args.strategy}, {strategy.num_replicas_in_sync} "
-              f"replica(s) in sync, per-replica batch {args.global_batch // strategy.num_replicas_in_sync}; "
-              f"precision {precision}; XLA {xla}")
-        print(f"model: {parameter_count(config)['total']:,} parameters; baselines (nats/{unit}): "
-              f"unigram {rates['unigram']:.3f}, bigram {rates['bigram']:.3f}{entropy}", flush=True)
+        entropy = (
+            f", entropy rate {corpus_info()['entropy_rate_nats_per_char']:.3f} nats/char"
+            if not args.text
+            else ""
+        )
+        print(
+            f"text: {name}, {len(text):,} characters, vocabulary {data.vocabulary_size}"
+            + (
+                f" (byte-level BPE, {len(data.val_ids):,} validation tokens)"
+                if unit == "token"
+                else ""
+            )
+        )
+        print(
+            f"devices: {environment_summary()}; strategy {args.strategy}, "
+            f"{strategy.num_replicas_in_sync} "
+            "replica(s) in sync, per-replica batch "
+            f"{args.global_batch // strategy.num_replicas_in_sync}; "
+            f"precision {precision}; XLA {xla}"
+        )
+        print(
+            f"model: {parameter_count(config)['total']:,} parameters; baselines (nats/{unit}): "
+            f"unigram {rates['unigram']:.3f}, bigram {rates['bigram']:.3f}{entropy}",
+            flush=True,
+        )
     try:
-        result = train(strategy, data, config, run, out=args.out, text_id=text_fingerprint(text), verbose=verbose,
-                       watchdog=watchdog)
+        result = train(
+            strategy,
+            data,
+            config,
+            run,
+            out=args.out,
+            text_id=text_fingerprint(text),
+            verbose=verbose,
+            watchdog=watchdog,
+        )
     except ValueError as error:
         _fail(str(error))
-    if verbose and chief and result.steps > result.start_step and result.tokens_per_sec == result.tokens_per_sec:
-        print(f"trained steps {result.start_step + 1}…{result.steps}: {result.tokens_per_sec:,.0f} tokens/s")
+    if (
+        verbose
+        and chief
+        and result.steps > result.start_step
+        and result.tokens_per_sec == result.tokens_per_sec
+    ):
+        print(
+            f"trained steps {result.start_step + 1}…{result.steps}: {result.tokens_per_sec:,.0f} "
+            "tokens/s"
+        )
     if unit == "token" and chief:
-        n = min(len(data.val_ids) - 1, run.val_tokens or len(data.val_ids)) // args.seq_len * args.seq_len
-        characters = len(data.tokenizer.decode(data.val_ids[1:n + 1]))
-        print(f"validation: {result.val_loss:.4f} nats/token × {n:,} tokens / {characters:,} characters = "
-              f"{result.val_loss * n / characters:.4f} nats/char", flush=True)
+        n = (
+            min(len(data.val_ids) - 1, run.val_tokens or len(data.val_ids))
+            // args.seq_len
+            * args.seq_len
+        )
+        characters = len(data.tokenizer.decode(data.val_ids[1 : n + 1]))
+        print(
+            f"validation: {result.val_loss:.4f} nats/token × {n:,} tokens / {characters:,} "
+            "characters = "
+            f"{result.val_loss * n / characters:.4f} nats/char",
+            flush=True,
+        )
     print(f"val_loss={result.val_loss:.6f}", flush=True)
     return result.val_loss
 
 
 def _bpe_data(text: str, vocabulary_size: int, sequence_length: int, name: str):
-    """Chapter 8's byte-level BPE trained on the training split only, and the two splits encoded with it."""
+    """Chapter 8's byte-level BPE trained on the training split only, and the two splits encoded
+    with it."""
     from tinyllm.bpe import train_bpe
     from tinyllm.text_data import TextData, split_text
 
@@ -225,9 +383,12 @@ def _bpe_data(text: str, vocabulary_size: int, sequence_length: int, name: str):
         _fail(f"--vocab-size {vocabulary_size}: {error} (the training split of {name})")
     data = TextData(tokenizer, tokenizer.encode(train_part), tokenizer.encode(val_part))
     if min(len(data.train_ids), len(data.val_ids)) < sequence_length + 1:
-        _fail(f"{name} is too short for a context of {sequence_length} BPE tokens: its training and validation "
-              f"parts have {len(data.train_ids)} and {len(data.val_ids)} tokens, each needs at least "
-              f"{sequence_length + 1} (a longer text, a smaller --vocab-size or a shorter --seq-len)")
+        _fail(
+            f"{name} is too short for a context of {sequence_length} BPE tokens: its training and "
+            "validation "
+            f"parts have {len(data.train_ids)} and {len(data.val_ids)} tokens, each needs at least "
+            f"{sequence_length + 1} (a longer text, a smaller --vocab-size or a shorter --seq-len)"
+        )
     return data
 
 
@@ -243,15 +404,27 @@ def command_sample(args) -> str:
     except (FileNotFoundError, ValueError) as error:
         _fail(str(error))
     if args.top_k is not None and args.top_k > tokenizer.vocabulary_size:
-        _fail(f"--top-k must be at most the vocabulary size {tokenizer.vocabulary_size}, got {args.top_k}")
+        _fail(
+            f"--top-k must be at most the vocabulary size {tokenizer.vocabulary_size}, got "
+            f"{args.top_k}"
+        )
     try:
         tokenizer.encode(args.prompt)
     except ValueError as error:
         _fail(f"--prompt: {error}")
     if not args.prompt:
         _fail("--prompt must contain at least one character")
-    text = generate_text(model, tokenizer, args.prompt, args.max_tokens, temperature=args.temperature,
-                         top_k=args.top_k, top_p=args.top_p, seed=args.seed, next_logits=cached_next_token_logits)
+    text = generate_text(
+        model,
+        tokenizer,
+        args.prompt,
+        args.max_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        next_logits=cached_next_token_logits,
+    )
     print(text, flush=True)
     return text
 
@@ -266,7 +439,7 @@ def main(argv=None):
         command_sample(args)
 
 
-# --------------------------------------------------------------------------- local multi-worker jobs
+# ------------------------------------------------------------------------ local multi-worker jobs
 
 
 def free_ports(count: int) -> list:
@@ -307,7 +480,8 @@ class ProcessResult:
 
 
 def run_processes(commands: list, envs: list, timeout: float, cwd=None) -> list:
-    """Run the commands at once, each in its own process group; SIGKILL every group still running at ``timeout``.
+    """Run the commands at once, each in its own process group; SIGKILL every group still running at
+    ``timeout``.
 
     A multi-worker TensorFlow process waiting for a missing peer ignores SIGTERM,
     so the whole group is killed outright. Output goes to files (no pipe can fill up).
@@ -317,7 +491,9 @@ def run_processes(commands: list, envs: list, timeout: float, cwd=None) -> list:
         running = []
         for i, (command, env) in enumerate(zip(commands, envs)):
             out, err = open(Path(tmp) / f"{i}.out", "w+"), open(Path(tmp) / f"{i}.err", "w+")
-            process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=err, start_new_session=True)
+            process = subprocess.Popen(
+                command, env=env, cwd=cwd, stdout=out, stderr=err, start_new_session=True
+            )
             running.append((process, out, err))
         results = []
         for process, out, err in running:
@@ -331,7 +507,9 @@ def run_processes(commands: list, envs: list, timeout: float, cwd=None) -> list:
         for process, code, out, err in results:
             out.seek(0)
             err.seek(0)
-            outputs.append(ProcessResult(code, out.read(), err.read(), time.monotonic() - start, process.pid))
+            outputs.append(
+                ProcessResult(code, out.read(), err.read(), time.monotonic() - start, process.pid)
+            )
             out.close()
             err.close()
     return outputs
@@ -346,9 +524,15 @@ def kill_group(process) -> None:
     process.wait()
 
 
-def run_local_workers(train_args: list, workers: int = 2, timeout: float = 300.0, start: list | None = None,
-                      env: dict | None = None) -> list:
-    """``python -m course.gpt train --strategy multiworker ...`` as ``workers`` processes on 127.0.0.1.
+def run_local_workers(
+    train_args: list,
+    workers: int = 2,
+    timeout: float = 300.0,
+    start: list | None = None,
+    env: dict | None = None,
+) -> list:
+    """``python -m course.gpt train --strategy multiworker ...`` as ``workers`` processes on
+    127.0.0.1.
 
     ``start`` lists the worker indices to actually start (default: all), so a test
     can leave a peer missing. Returns one :class:`ProcessResult` per started worker.
@@ -359,7 +543,9 @@ def run_local_workers(train_args: list, workers: int = 2, timeout: float = 300.0
     base.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     commands, envs = [], []
     for index in indices:
-        commands.append([sys.executable, "-m", "course.gpt", "train", "--strategy", "multiworker", *train_args])
+        commands.append(
+            [sys.executable, "-m", "course.gpt", "train", "--strategy", "multiworker", *train_args]
+        )
         envs.append({**base, "TF_CONFIG": tf_config(ports, index)})
     return run_processes(commands, envs, timeout, cwd=Path(__file__).resolve().parent.parent)
 

@@ -35,8 +35,22 @@ from pathlib import Path
 
 from course.checking import CaseOutcome, judge
 from course.notebooks import exercise_ids
-from course.registry import ReferenceUnavailable, exercises, get_exercise, hidden_cases, public_cases
-from course.sandbox import Cell, Limits, Sandbox, become_subreaper, isolation_summary, reap_orphans, stop_all
+from course.registry import (
+    ReferenceUnavailable,
+    exercises,
+    get_exercise,
+    hidden_cases,
+    public_cases,
+)
+from course.sandbox import (
+    Cell,
+    Limits,
+    Sandbox,
+    become_subreaper,
+    isolation_summary,
+    reap_orphans,
+    stop_all,
+)
 
 MAX_NOTEBOOK_MB = 20
 NOTE_LIMIT = 300
@@ -183,7 +197,9 @@ class Grader:
             if exercise_id not in self._cases:
                 public = public_cases(exercise_id)
                 hidden = hidden_cases(exercise_id, self.seed)
-                expected = expected_outputs(exercise_id, public) + expected_outputs(exercise_id, hidden, hidden=True)
+                expected = expected_outputs(exercise_id, public) + expected_outputs(
+                    exercise_id, hidden, hidden=True
+                )
                 self._cases[exercise_id] = (public + hidden, expected)
             return self._cases[exercise_id]
 
@@ -219,14 +235,18 @@ class Grader:
 
         cells = [Cell(e, get_exercise(e).function_name, source) for e, source in found]
         cases = {e: self.cases(e) for e, _ in found}
-        report = self.sandbox.run(cells, {e: [(c.args, c.kwargs) for c in cs] for e, (cs, _) in cases.items()})
+        report = self.sandbox.run(
+            cells, {e: [(c.args, c.kwargs) for c in cs] for e, (cs, _) in cases.items()}
+        )
         row.notes += report.notes
         present = {e for e, _ in found}
         for exercise_id in wanted:
             if exercise_id not in present:
                 row.notes.append(f"{exercise_id}: no cell tagged exercise:{exercise_id}")
                 continue
-            score, note = score_exercise(exercise_id, *cases[exercise_id], report.exercises.get(exercise_id))
+            score, note = score_exercise(
+                exercise_id, *cases[exercise_id], report.exercises.get(exercise_id)
+            )
             row.scores[exercise_id] = score
             if note:
                 row.notes.append(note)
@@ -246,7 +266,13 @@ def score_exercise(exercise_id: str, cases: list, expected: list, run) -> tuple:
             try:
                 outcomes.append(judge(exercise, case, expected[index], status, output))
             except Exception as error:  # noqa: BLE001 - an output compare() cannot handle
-                outcomes.append(CaseOutcome(case.name, False, f"the output could not be compared ({type(error).__name__})"))
+                outcomes.append(
+                    CaseOutcome(
+                        case.name,
+                        False,
+                        f"the output could not be compared ({type(error).__name__})",
+                    )
+                )
         else:
             outcomes.append(CaseOutcome(case.name, False, (run.failure or "no result came back")))
     passed = sum(o.passed for o in outcomes)
@@ -263,7 +289,10 @@ def score_exercise(exercise_id: str, cases: list, expected: list, run) -> tuple:
         if run is not None and index not in run.results:
             note = f"{exercise_id}: {passed}/{len(outcomes)} cases; {first.message}"
         else:
-            note = f"{exercise_id}: {passed}/{len(outcomes)} cases; first failure ({first.case}): {first.message}"
+            note = (
+                f"{exercise_id}: {passed}/{len(outcomes)} cases; first failure "
+                f"({first.case}): {first.message}"
+            )
     if extra:
         note += f"; {extra}"
     return score, _clean(note)
@@ -282,7 +311,9 @@ def _cell_text(text: str) -> str:
 
 
 def columns_for(rows: list, chapters=()) -> list:
-    present = {e for row in rows for e in row.scores} | {e for e in exercises() if e.split(".")[0] in chapters}
+    present = {e for row in rows for e in row.scores} | {
+        e for e in exercises() if e.split(".")[0] in chapters
+    }
     return [e for e in exercises() if e in present]
 
 
@@ -293,13 +324,21 @@ def gradebook_text(rows: list, chapters=()) -> str:
     writer.writerow(list(FIXED_COLUMNS) + columns + list(TAIL_COLUMNS))
     for row in rows:
         scores = [_number(row.scores[e]) if e in row.scores else "" for e in columns]
-        writer.writerow([_cell_text(_clean(row.submission, 1000))] + scores
-                        + [_number(row.total), _number(row.max_score), _cell_text(_clean(" | ".join(row.notes), 5000))])
+        writer.writerow(
+            [_cell_text(_clean(row.submission, 1000))]
+            + scores
+            + [
+                _number(row.total),
+                _number(row.max_score),
+                _cell_text(_clean(" | ".join(row.notes), 5000)),
+            ]
+        )
     return buffer.getvalue()
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half of one."""
+    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half of
+    one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
@@ -337,7 +376,10 @@ class Progress:
         filled = int(width * self.done / max(1, self.total))
         bar = "█" * filled + "·" * (width - filled)
         name = _clean(row.submission, 40)
-        line = f"[{bar}] {self.done}/{self.total} {name}: {_number(row.total)}/{_number(row.max_score)} ({row.seconds:.1f} s)"
+        line = (
+            f"[{bar}] {self.done}/{self.total} {name}: "
+            f"{_number(row.total)}/{_number(row.max_score)} ({row.seconds:.1f} s)"
+        )
         if self.tty:
             self.stream.write("\r\033[K" + line + ("\n" if self.done == self.total else ""))
         else:
@@ -377,32 +419,63 @@ def _chapter(text: str) -> str:
     chapter = f"ch{int(number):02d}"
     if not any(e.startswith(chapter + ".") for e in exercises()):
         known = sorted({e.split(".")[0] for e in exercises()})
-        raise argparse.ArgumentTypeError(f"chapter {chapter} has no exercises; known: {', '.join(known)}")
+        raise argparse.ArgumentTypeError(
+            f"chapter {chapter} has no exercises; known: {', '.join(known)}"
+        )
     return chapter
 
 
 def parse_arguments(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m course.grade",
-        description="Grade learners' notebooks: run each one's exercise cells in a locked-in process, score "
-                    "every exercise on public and hidden cases, and write a CSV gradebook.",
-        epilog="Each exercise is worth 1 point, shared equally among its cases. Exit status 0 when every "
-               "submission got a row. See docs/TEACHERS.md.",
+        description="Grade learners' notebooks: run each one's exercise cells in a locked-in "
+        "process, score "
+        "every exercise on public and hidden cases, and write a CSV gradebook.",
+        epilog="Each exercise is worth 1 point, shared equally among its cases. Exit status 0 "
+        "when every "
+        "submission got a row. See docs/TEACHERS.md.",
     )
-    parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
-                        help="notebooks to grade (.ipynb files, or folders of them)")
+    parser.add_argument(
+        "submissions",
+        nargs="+",
+        metavar="SUBMISSION",
+        help="notebooks to grade (.ipynb files, or folders of them)",
+    )
     parser.add_argument("--out", required=True, type=Path, help="the CSV gradebook to write")
-    parser.add_argument("--timeout", type=float, default=Limits.timeout, metavar="SECONDS",
-                        help="wall-clock limit for a learner's process (default: %(default)g)")
-    parser.add_argument("--memory-mb", type=int, default=Limits.memory_mb, metavar="MB",
-                        help="address-space limit of a learner's process (default: %(default)d; "
-                             "TensorFlow needs about 2500)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the hidden cases (default: %(default)d)")
-    parser.add_argument("--chapter", action="append", type=_chapter, default=[], metavar="N",
-                        help="grade this chapter's exercises in every submission, even one with no exercise "
-                             "cells (repeatable)")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="submissions graded at the same time (default: %(default)d)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=Limits.timeout,
+        metavar="SECONDS",
+        help="wall-clock limit for a learner's process (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--memory-mb",
+        type=int,
+        default=Limits.memory_mb,
+        metavar="MB",
+        help="address-space limit of a learner's process (default: %(default)d; "
+        "TensorFlow needs about 2500)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the hidden cases (default: %(default)d)"
+    )
+    parser.add_argument(
+        "--chapter",
+        action="append",
+        type=_chapter,
+        default=[],
+        metavar="N",
+        help="grade this chapter's exercises in every submission, even one with no exercise "
+        "cells (repeatable)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="submissions graded at the same time (default: %(default)d)",
+    )
     arguments = parser.parse_args(argv)
     if not arguments.timeout > 0:
         parser.error("--timeout must be positive")
@@ -430,7 +503,9 @@ def main(argv=None) -> int:
         return 2
     out = arguments.out
     protect = {str(out.resolve().parent)} | {str(p.resolve().parent) for p in paths}
-    grader = Grader(Limits(arguments.timeout, arguments.memory_mb), arguments.seed, arguments.chapter, protect)
+    grader = Grader(
+        Limits(arguments.timeout, arguments.memory_mb), arguments.seed, arguments.chapter, protect
+    )
     become_subreaper()
     print(f"grading {len(paths)} submission(s); isolation: {isolation_summary()}", file=sys.stderr)
 
@@ -458,7 +533,10 @@ def main(argv=None) -> int:
         stop_all()
         pool.shutdown(wait=False, cancel_futures=True)
         save()
-        print(f"\ninterrupted: {sum(r is not None for r in rows)} row(s) saved in {out}", file=sys.stderr)
+        print(
+            f"\ninterrupted: {sum(r is not None for r in rows)} row(s) saved in {out}",
+            file=sys.stderr,
+        )
         return 130
     except OSError as error:
         stop_all()

@@ -1,7 +1,10 @@
-"""Keep the teaching library and the chapters' pages in step: every definition of ``tinyllm`` is on its page.
+"""Keep the teaching library and the chapters' pages in step: every definition of ``tinyllm`` is on
+its page.
 
-    python -m course.library check   # exit 1, naming each difference, unless every page shows the library verbatim
-    python -m course.library sync    # rewrite the pages' library cells from tinyllm/ (the source of truth)
+    python -m course.library check   # exit 1, naming each difference, unless every page shows
+                                     # the library verbatim
+    python -m course.library sync    # rewrite the pages' library cells from tinyllm/ (the source
+                                     # of truth)
 
 A chapter shows a definition of ``tinyllm.<module>`` in a code cell tagged
 ``library:tinyllm.<module>``; the cell may hold several definitions and plain
@@ -41,7 +44,9 @@ def top_level_definitions(source: str, module: str) -> dict:
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            found[node.name] = Definition(module, node.name, "".join(lines[start - 1:node.end_lineno]).rstrip("\n"))
+            found[node.name] = Definition(
+                module, node.name, "".join(lines[start - 1 : node.end_lineno]).rstrip("\n")
+            )
     return found
 
 
@@ -50,7 +55,9 @@ def library_definitions() -> dict:
     found = {}
     for path in sorted((ROOT / LIBRARY).glob("*.py")):
         module = f"{LIBRARY}.{path.stem}" if path.stem != "__init__" else LIBRARY
-        for name, definition in top_level_definitions(path.read_text(encoding="utf-8"), module).items():
+        for name, definition in top_level_definitions(
+            path.read_text(encoding="utf-8"), module
+        ).items():
             found[(module, name)] = definition
     return found
 
@@ -61,7 +68,7 @@ def library_cells(nb) -> list:
     for index, cell in enumerate(nb.cells):
         for tag in cell.get("metadata", {}).get("tags", []):
             if cell.cell_type == "code" and tag.startswith(LIBRARY_TAG):
-                cells.append((index, tag[len(LIBRARY_TAG):], cell))
+                cells.append((index, tag[len(LIBRARY_TAG) :], cell))
     return cells
 
 
@@ -84,16 +91,22 @@ def differences(notebooks=None) -> list:
             for name, definition in on_page.items():
                 key = (module, name)
                 if key not in library:
-                    problems.append(f"{where} defines {module}.{name}, which the library does not have")
+                    problems.append(
+                        f"{where} defines {module}.{name}, which the library does not have"
+                    )
                 elif key in shown:
                     problems.append(f"{module}.{name} is shown twice: {shown[key]} and {where}")
                 else:
                     shown[key] = where
                     if definition.source != library[key].source:
-                        problems.append(f"{where}: {module}.{name} differs from {module.replace('.', '/')}.py "
-                                        "(run `python -m course.library sync`)")
+                        problems.append(
+                            f"{where}: {module}.{name} differs from {module.replace('.', '/')}.py "
+                            "(run `python -m course.library sync`)"
+                        )
     for key in sorted(set(library) - set(shown)):
-        problems.append(f"{key[0]}.{key[1]} is on no chapter's page (a code cell tagged {LIBRARY_TAG}{key[0]})")
+        problems.append(
+            f"{key[0]}.{key[1]} is on no chapter's page (a code cell tagged {LIBRARY_TAG}{key[0]})"
+        )
     return problems
 
 
@@ -108,8 +121,12 @@ def sync(notebooks=None) -> list:
         before = [cell.source for cell in nb.cells]
         for _, module, cell in library_cells(nb):
             for name, definition in top_level_definitions(cell.source, module).items():
-                if (module, name) in library and definition.source != library[(module, name)].source:
-                    cell.source = cell.source.replace(definition.source, library[(module, name)].source)
+                if (module, name) in library and definition.source != library[
+                    (module, name)
+                ].source:
+                    cell.source = cell.source.replace(
+                        definition.source, library[(module, name)].source
+                    )
         if [cell.source for cell in nb.cells] != before:
             nbformat.write(nb, path)
             changed.append(path)
@@ -117,7 +134,9 @@ def sync(notebooks=None) -> list:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course.library", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m course.library", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("command", choices=("check", "sync"))
     args = parser.parse_args(argv)
     if args.command == "sync":

@@ -8,17 +8,17 @@ a zip file's size moves by tens of bytes, and every timing is the machine's own.
 
 Such a cell carries the cell tag :data:`MACHINE_TAG`. The output comparison (``tests/notebooks.py``
 for ``make test``, and ``pytest --nbval`` through the repository's ``conftest.py``) then masks every
-number in it, and the dtype-policy names, with the rules of ``tests/nbval_machine.cfg``; the words, the
-rows and their order are still compared. The values that matter are asserted as bands by the
+number in it, and the dtype-policy names, with the rules of ``tests/nbval_machine.cfg``; the words,
+the rows and their order are still compared. The values that matter are asserted as bands by the
 chapter's ``tests/test_chNN_notebook.py``.
 
 Which cells need the tag is decided here, statically, so that a new cell cannot forget it:
 a cell depends on the machine when it calls something that trains, loads trained weights, times,
-compresses or asks about the machine (:data:`CALLED`, :data:`MODULES`), or reads a variable that such a cell (or
-one reading from it, and so on) set or changed. ``python -m course.notebooks execute`` adds the tag
-where it is missing; ``tests/test_notebooks.py`` fails on a committed notebook where it is missing.
-A cell whose printed *words* depend on the machine (a sample from a trained model, the CPU's name)
-carries ``nbval-ignore-output`` instead.
+compresses or asks about the machine (:data:`CALLED`, :data:`MODULES`), or reads a variable that
+such a cell (or one reading from it, and so on) set or changed. ``python -m course.notebooks
+execute`` adds the tag where it is missing; ``tests/test_notebooks.py`` fails on a committed
+notebook where it is missing. A cell whose printed *words* depend on the machine (a sample from a
+trained model, the CPU's name) carries ``nbval-ignore-output`` instead.
 """
 
 from __future__ import annotations
@@ -43,14 +43,27 @@ CALLED = re.compile(
     r"|ZipFile|compress|getsize|stat|saved_bytes|stored_bytes"
     r"|cpu_count|cpu_has_\w+|choose_precision|list_physical_devices|list_logical_devices|uname|processor)$"
 )
-MODULES = {"time", "timeit", "zipfile", "zlib", "gzip", "bz2", "lzma", "platform", "psutil", "resource"}
+MODULES = {
+    "time",
+    "timeit",
+    "zipfile",
+    "zlib",
+    "gzip",
+    "bz2",
+    "lzma",
+    "platform",
+    "psutil",
+    "resource",
+}
 
 
 def sanitize_rules(path) -> list:
     """``[(regex, replacement)]`` of an nbval sanitize file, in order, read as nbval reads one."""
     from pathlib import Path
 
-    return re.findall(r"^regex: (.*)$\n^replace: (.*)$", Path(path).read_text(encoding="utf-8"), flags=re.M)
+    return re.findall(
+        r"^regex: (.*)$\n^replace: (.*)$", Path(path).read_text(encoding="utf-8"), flags=re.M
+    )
 
 
 def python_of(source: str) -> ast.Module | None:
@@ -98,8 +111,8 @@ def _imported(tree: ast.AST) -> set:
 
 
 def calls_a_source(tree: ast.AST) -> set:
-    """What in the code makes its results depend on the machine: called names that match :data:`CALLED`,
-    modules of :data:`MODULES` that a call goes through, and ``os.environ``."""
+    """What in the code makes its results depend on the machine: called names that match
+    :data:`CALLED`, modules of :data:`MODULES` that a call goes through, and ``os.environ``."""
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
@@ -113,8 +126,16 @@ def calls_a_source(tree: ast.AST) -> set:
     return found
 
 
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef,
-           ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_SCOPES = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.Lambda,
+    ast.ClassDef,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
 
 
 def _top_level(node: ast.AST):
@@ -126,17 +147,23 @@ def _top_level(node: ast.AST):
 
 
 def _local(node: ast.AST) -> set:
-    """Names bound inside the functions, lambdas and comprehensions of ``node`` (their own variables)."""
+    """Names bound inside the functions, lambdas and comprehensions of ``node`` (their own
+    variables)."""
     names = set()
     for scope in ast.walk(node):
         if isinstance(scope, _SCOPES):
-            names |= {n.id for n in ast.walk(scope) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            names |= {
+                n.id
+                for n in ast.walk(scope)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
             names |= {a.arg for a in ast.walk(scope) if isinstance(a, ast.arg)}
     return names
 
 
 def _changed(statement: ast.stmt, modules: set) -> set:
-    """Variables a top-level statement binds (not by import) or changes in place: ``x = …``, ``x.y = …``,
+    """Variables a top-level statement binds (not by import) or changes in place: ``x = …``, ``x.y =
+    …``,
     ``x[i] = …``, ``x.method(…)`` (a model's ``fit``, a list's ``append``), ``def x``."""
     if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return {statement.name}
@@ -148,9 +175,16 @@ def _changed(statement: ast.stmt, modules: set) -> set:
             names.add(_root(node))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             names.add(_root(node.func))
-        if isinstance(node, ast.Call) and calls_a_source(ast.Expr(node.func)) | _called_source(node):
-            # the variables a training or timing call is given may be changed by it: ``train(model, data)``
-            names |= {arg.id for arg in [*node.args, *(k.value for k in node.keywords)] if isinstance(arg, ast.Name)}
+        if isinstance(node, ast.Call) and calls_a_source(ast.Expr(node.func)) | _called_source(
+            node
+        ):
+            # the variables a training or timing call is given may be changed by it: ``train(model,
+            # data)``
+            names |= {
+                arg.id
+                for arg in [*node.args, *(k.value for k in node.keywords)]
+                if isinstance(arg, ast.Name)
+            }
     return names - modules - {None}
 
 
@@ -161,32 +195,47 @@ def _called_source(call: ast.Call) -> set:
 
 def _read(statement: ast.stmt) -> set:
     """Variables the statement reads from the notebook's namespace (not its functions' own)."""
-    loads = {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    if isinstance(statement, _SCOPES):  # a def or class: what its body reads that it does not bind itself
+    loads = {
+        n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+    # a def or class: what its body reads that it does not bind itself
+    if isinstance(statement, _SCOPES):
         return loads - _local(statement)
-    top = {n.id for n in _top_level(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    top = {
+        n.id
+        for n in _top_level(statement)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
     return top | (loads - _local(statement))
 
 
 def machine_dependent_cells(nb) -> dict:
-    """``{cell index: reason}`` for the code cells whose outputs depend on the machine (module docstring).
+    """``{cell index: reason}`` for the code cells whose outputs depend on the machine (module
+    docstring).
 
     Walks the cells' top-level statements in order, keeping the variables whose values came from a
     source: a statement that calls a source or reads such a variable depends on the machine, and
     every variable it binds or changes joins them; a statement that rebinds a variable from clean
     inputs takes it out again. A cell depends on the machine when one of its statements does.
     """
-    trees = [(i, python_of(cell.source)) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    trees = [
+        (i, python_of(cell.source)) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+    ]
     modules = set().union(*[_imported(tree) for _, tree in trees if tree is not None])
     tainted, found = {}, {}  # variable -> index of the cell where it came from a source
     for index, tree in trees:
-        for statement in (tree.body if tree is not None else []):
+        for statement in tree.body if tree is not None else []:
             sources = calls_a_source(statement)
             inherited = sorted(_read(statement) & tainted.keys())
             changed = _changed(statement, modules)
             if sources or inherited:
-                found.setdefault(index, f"calls {', '.join(sorted(sources))}" if sources else
-                                 f"reads {', '.join(inherited[:3])} (from cell {tainted[inherited[0]] + 1})")
+                found.setdefault(
+                    index,
+                    f"calls {', '.join(sorted(sources))}"
+                    if sources
+                    else f"reads {', '.join(inherited[:3])} "
+                    f"(from cell {tainted[inherited[0]] + 1})",
+                )
                 for name in changed:
                     tainted.setdefault(name, index)
             else:
@@ -197,7 +246,10 @@ def machine_dependent_cells(nb) -> dict:
 
 def _has_output(cell) -> bool:
     """Anything the comparison would look at: stdout, results and displays (stderr never is)."""
-    return any(not (o.get("output_type") == "stream" and o.get("name") == "stderr") for o in cell.get("outputs", []))
+    return any(
+        not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+        for o in cell.get("outputs", [])
+    )
 
 
 def missing_tags(nb) -> dict:

@@ -27,7 +27,9 @@ def plot_decision_boundary(predict_proba, x, y, ax=None, title: str = "", resolu
     return ax
 
 
-def plot_curves(curves: dict, ax=None, xlabel: str = "step", ylabel: str = "loss", title: str = "", logy=False):
+def plot_curves(
+    curves: dict, ax=None, xlabel: str = "step", ylabel: str = "loss", title: str = "", logy=False
+):
     """One line per entry of ``curves`` (name -> sequence of values)."""
     ax = ax or plt.gca()
     for name, values in curves.items():
@@ -63,13 +65,16 @@ def prediction_table(split: TranslationSplit, predicted, vocab: Vocabulary, rows
     for i in rows:
         guess = vocab.decode(predicted[i])
         mark = "✓" if guess == split.references[i] else "✗"
-        lines.append(f"{mark} [{split.source_lengths[i]:2d}] {split.sources[i]}\n"
-                     f"     reference:  {split.references[i]}\n     prediction: {guess}")
+        lines.append(
+            f"{mark} [{split.source_lengths[i]:2d}] {split.sources[i]}\n"
+            f"     reference:  {split.references[i]}\n     prediction: {guess}"
+        )
     return "\n".join(lines)
 
 
 def show_images(rows: dict, n: int = 10, title: str = ""):
-    """One row of ``n`` 8×8 images per entry of ``rows`` (label -> (m, 64) array), labels on the left."""
+    """One row of ``n`` 8×8 images per entry of ``rows`` (label -> (m, 64) array), labels on the
+    left."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(len(rows), n, figsize=(0.8 * n, 0.85 * len(rows) + 0.3), squeeze=False)

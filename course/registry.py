@@ -64,13 +64,17 @@ _HIDDEN: dict = {}
 _loaded = False
 
 
-def exercise(exercise_id: str, signature: str, summary: str, rtol: float = 1e-5, atol: float = 1e-6):
+def exercise(
+    exercise_id: str, signature: str, summary: str, rtol: float = 1e-5, atol: float = 1e-6
+):
     """Register the decorated function as the public-case factory of ``exercise_id``."""
 
     def register(cases_factory):
         if exercise_id in _EXERCISES:
             raise ValueError(f"exercise {exercise_id!r} is registered twice")
-        _EXERCISES[exercise_id] = Exercise(exercise_id, signature, summary, cases_factory, rtol, atol)
+        _EXERCISES[exercise_id] = Exercise(
+            exercise_id, signature, summary, cases_factory, rtol, atol
+        )
         return cases_factory
 
     return register

@@ -49,16 +49,21 @@ class ReleaseError(RuntimeError):
     """The edition cannot be written as asked; the message says what to change."""
 
 
-# --------------------------------------------------------------------------- the parts of the edition
+# ----------------------------------------------------------------------- the parts of the edition
 
 
 def copied_package(out: Path, name: str, excluded: tuple = ()) -> list:
-    """``name/`` copied to ``out/name/`` as it is, without ``excluded`` top-level entries and caches."""
+    """``name/`` copied to ``out/name/`` as it is, without ``excluded`` top-level entries and
+    caches."""
     written = []
     for path in sorted((ROOT / name).rglob("*")):
         relative = path.relative_to(ROOT / name)
-        if not path.is_file() or "__pycache__" in relative.parts or path.suffix == ".pyc" \
-                or relative.parts[0] in excluded:
+        if (
+            not path.is_file()
+            or "__pycache__" in relative.parts
+            or path.suffix == ".pyc"
+            or relative.parts[0] in excluded
+        ):
             continue
         target = out / name / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +73,8 @@ def copied_package(out: Path, name: str, excluded: tuple = ()) -> list:
 
 
 def frozen_values(out: Path) -> int:
-    """``course/frozen/<id>.npz``: the reference's outputs on every public case, for ``check`` offline."""
+    """``course/frozen/<id>.npz``: the reference's outputs on every public case, for ``check``
+    offline."""
     from course import serialize
     from course.checking import expected_outputs
     from course.registry import ReferenceUnavailable, exercises, public_cases
@@ -79,7 +85,9 @@ def frozen_values(out: Path) -> int:
         try:
             values = expected_outputs(exercise_id, public_cases(exercise_id))
         except ReferenceUnavailable as error:
-            raise ReleaseError(f"the release is built from the instructor's repository: {error}") from None
+            raise ReleaseError(
+                f"the release is built from the instructor's repository: {error}"
+            ) from None
         serialize.save(folder / f"{exercise_id}.npz", list(values))
     return len(exercises())
 
@@ -103,15 +111,20 @@ def edition_notebooks(out: Path) -> list:
             cell.execution_count = None
             cell.metadata.pop("execution", None)
             if exercise and "NotImplementedError" not in cell.source:
-                raise ReleaseError(f"{where} (exercise:{exercise}) is not blank: a student edition must not "
-                                   "ship an answer (commit the notebook with the blank exercise)")
+                raise ReleaseError(
+                    f"{where} (exercise:{exercise}) is not blank: a student edition must not "
+                    "ship an answer (commit the notebook with the blank exercise)"
+                )
         target = folder / path.name
         nbformat.write(nb, target)
         written.append(target)
     for path in sorted(source_folder.rglob("*")):  # figures and other files the notebooks show
         relative = path.relative_to(source_folder)
-        if path.is_file() and path.suffix not in (".ipynb", ".py", ".pyc") and not any(
-                p.startswith(".") or p == "__pycache__" for p in relative.parts):
+        if (
+            path.is_file()
+            and path.suffix not in (".ipynb", ".py", ".pyc")
+            and not any(p.startswith(".") or p == "__pycache__" for p in relative.parts)
+        ):
             (folder / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, folder / relative)
     return written
@@ -120,11 +133,15 @@ def edition_notebooks(out: Path) -> list:
 def data_files(out: Path) -> None:
     source = ROOT / "data"
     if source.is_dir():
-        shutil.copytree(source, out / "data", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
+        shutil.copytree(
+            source, out / "data", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+        )
 
 
 def _version() -> str:
-    match = re.search(r'^version\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M)
+    match = re.search(
+        r'^version\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M
+    )
     return match.group(1) if match else "0.0.0"
 
 
@@ -135,42 +152,59 @@ def project_files(out: Path, notebooks: list) -> None:
         if (ROOT / name).is_file():
             shutil.copyfile(ROOT / name, out / name)
     # course/bench.py compares against the PyTorch reference kept in bench/: ship them together
-    shutil.copytree(ROOT / "bench", out / "bench", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
+    shutil.copytree(
+        ROOT / "bench", out / "bench", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+    )
     (out / "pyproject.toml").write_text(PYPROJECT.format(version=_version()), encoding="utf-8")
     (out / "Makefile").write_text(MAKEFILE, encoding="utf-8")
-    (out / ".gitignore").write_text(".venv/\n__pycache__/\n*.egg-info/\n.ipynb_checkpoints/\n*.pyc\n", encoding="utf-8")
+    (out / ".gitignore").write_text(
+        ".venv/\n__pycache__/\n*.egg-info/\n.ipynb_checkpoints/\n*.pyc\n", encoding="utf-8"
+    )
     rows = []
     for path in notebooks:
         chapter = "ch" + path.name[:2]
         ids = [f"`{e}`" for e in exercises() if e.split(".")[0] == chapter]
-        rows.append(f"| {int(path.name[:2])} | [`{path.stem}`](chapters/{path.name}) | {', '.join(ids) or '—'} |")
+        rows.append(
+            f"| {int(path.name[:2])} | [`{path.stem}`](chapters/{path.name}) | "
+            f"{', '.join(ids) or '—'} |"
+        )
     (out / "README.md").write_text(README.format(chapters="\n".join(rows)), encoding="utf-8")
-    (out / MARKER).write_text(json.dumps({"edition": "student", "version": _version(),
-                                          "exercises": exercises()}, indent=1) + "\n", encoding="utf-8")
+    (out / MARKER).write_text(
+        json.dumps(
+            {"edition": "student", "version": _version(), "exercises": exercises()}, indent=1
+        )
+        + "\n",
+        encoding="utf-8",
+    )
 
 
 # --------------------------------------------------------------------------- checking for leaks
 
 
 def _normalized_lines(text: str) -> list:
-    return [" ".join(line.split()) for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return [
+        " ".join(line.split())
+        for line in text.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
 
 
 def _windows(lines: list, size: int = 3) -> set:
     if len(lines) < size:
         return {"\n".join(lines)} if lines else set()
-    return {"\n".join(lines[i:i + size]) for i in range(len(lines) - size + 1)}
+    return {"\n".join(lines[i : i + size]) for i in range(len(lines) - size + 1)}
 
 
 def _body_lines(function) -> list:
-    """The statements of ``function``'s body (no signature, no docstring), one normalised line each."""
+    """The statements of ``function``'s body (no signature, no docstring), one normalised line
+    each."""
     source = textwrap.dedent(inspect.getsource(function))
     tree = ast.parse(source)
     node = tree.body[0]
     body = node.body[1:] if ast.get_docstring(node) else node.body
     lines = source.splitlines()
     first, last = body[0].lineno, body[-1].end_lineno
-    return _normalized_lines("\n".join(lines[first - 1:last]))
+    return _normalized_lines("\n".join(lines[first - 1 : last]))
 
 
 def secret_fingerprints() -> dict:
@@ -179,15 +213,20 @@ def secret_fingerprints() -> dict:
 
     prints = {}
     for exercise_id in exercises():
-        prints[f"the reference answer of {exercise_id}"] = _windows(_body_lines(reference(exercise_id)))
+        prints[f"the reference answer of {exercise_id}"] = _windows(
+            _body_lines(reference(exercise_id))
+        )
     for path in sorted((ROOT / "course" / "hidden").glob("ch*.py")):
-        prints[f"course/hidden/{path.name}"] = _windows(_normalized_lines(path.read_text(encoding="utf-8")))
+        prints[f"course/hidden/{path.name}"] = _windows(
+            _normalized_lines(path.read_text(encoding="utf-8"))
+        )
     return prints
 
 
-# The child process of :func:`library_answers`: import every module of the library it is given and run
-# each public function whose signature accepts an exercise's public cases on them. One that returns the
-# expected output on every case computes that exercise's answer, however its code is written.
+# The child process of :func:`library_answers`: import every module of the library it is given and
+# run each public function whose signature accepts an exercise's public cases on them. One that
+# returns the expected output on every case computes that exercise's answer, however its code is
+# written.
 _BEHAVIOUR_SCAN = r"""
 import contextlib, importlib, inspect, io, json, signal, sys, warnings
 root, exercise_ids = sys.argv[1], json.loads(sys.argv[2])
@@ -204,7 +243,8 @@ for path in sorted(__import__("pathlib").Path(root, "tinyllm").glob("*.py")):
     except Exception:
         continue
     functions += [(f"tinyllm/{path.name}", name, value) for name, value in vars(module).items()
-                  if inspect.isfunction(value) and not name.startswith("_") and value.__module__ == module.__name__]
+                  if inspect.isfunction(value) and not name.startswith("_")
+                  and value.__module__ == module.__name__]
 def timeout(signum, frame):
     raise TimeoutError
 signal.signal(signal.SIGALRM, timeout)
@@ -223,7 +263,8 @@ for exercise_id in exercise_ids or exercises():
         for case, value in zip(cases, expected):
             signal.alarm(20)
             try:
-                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                with contextlib.redirect_stdout(io.StringIO()), \
+                        contextlib.redirect_stderr(io.StringIO()):
                     status, output, _ = call_case(function, case.args, case.kwargs)
             except BaseException:
                 status = "error"
@@ -233,13 +274,15 @@ for exercise_id in exercise_ids or exercises():
                 same = False
                 break
         if same:
-            found.append(f"{where}: {name}() computes the answer of {exercise_id} (it passes every public case)")
+            found.append(f"{where}: {name}() computes the answer of {exercise_id} "
+                         "(it passes every public case)")
 print(json.dumps(found))
 """
 
 
 def library_answers(root: Path, exercise_ids: list | None = None, timeout: float = 900) -> list:
-    """Functions of ``root/tinyllm`` that compute an exercise's answer, found by behaviour (empty: none).
+    """Functions of ``root/tinyllm`` that compute an exercise's answer, found by behaviour (empty:
+    none).
 
     Copied lines are not the only way to leak an answer: a library function written differently
     but computing the same thing (``symmetric_quantize(w, 8, 0)`` against ``quantize_int8(w)``)
@@ -255,16 +298,22 @@ def library_answers(root: Path, exercise_ids: list | None = None, timeout: float
     from course.environment import quiet_environment
 
     code = f"import sys; sys.path[:0] = [{str(root)!r}, {str(ROOT)!r}]\n" + _BEHAVIOUR_SCAN
-    result = subprocess.run([sys.executable, "-c", code, str(root), json.dumps(exercise_ids or [])],
-                            capture_output=True, text=True, timeout=timeout, cwd=root,
-                            env=quiet_environment(MPLBACKEND="Agg"))
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(root), json.dumps(exercise_ids or [])],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=root,
+        env=quiet_environment(MPLBACKEND="Agg"),
+    )
     if result.returncode != 0:
         raise ReleaseError(f"the behaviour check of the library failed:\n{result.stderr[-2000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def leaks(edition: Path, fingerprints: dict | None = None) -> list:
-    """Everything in ``edition`` that a student edition must not contain, as sentences (empty: none)."""
+    """Everything in ``edition`` that a student edition must not contain, as sentences (empty:
+    none)."""
     fingerprints = secret_fingerprints() if fingerprints is None else fingerprints
     edition = Path(edition)
     found = []
@@ -275,15 +324,28 @@ def leaks(edition: Path, fingerprints: dict | None = None) -> list:
         if "solutions" in relative.parts or relative.parts[:2] == ("course", "hidden"):
             found.append(f"{relative}: instructor-only path")
             continue
-        if not path.is_file() or path.suffix not in (".py", ".ipynb", ".md", ".txt", ".json", ".toml", ".cfg", ""):
+        if not path.is_file() or path.suffix not in (
+            ".py",
+            ".ipynb",
+            ".md",
+            ".txt",
+            ".json",
+            ".toml",
+            ".cfg",
+            "",
+        ):
             continue
         try:
             text = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
             continue
         if path.suffix == ".ipynb":
-            text = "\n".join("".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")
-                             for c in json.loads(text).get("cells", []))
+            text = "\n".join(
+                "".join(c.get("source", ""))
+                if isinstance(c.get("source"), list)
+                else c.get("source", "")
+                for c in json.loads(text).get("cells", [])
+            )
         if "@hidden(" in text:
             found.append(f"{relative}: hidden grading cases")
         if path.suffix in (".py", ".ipynb") and _IMPORTS_SOLUTIONS.search(text):
@@ -304,9 +366,15 @@ def _safe_target(out_dir: Path) -> Path:
         raise ReleaseError(f"refusing to write the edition over the repository itself ({out_dir})")
     for part in ("course", "solutions", LIBRARY, "chapters", "tests", "data", "docs", ".git"):
         if out_dir.is_relative_to(ROOT / part):
-            raise ReleaseError(f"refusing to write the edition inside the repository's {part}/ ({out_dir})")
-    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / MARKER).exists())):
-        raise ReleaseError(f"{out_dir} exists and is not an earlier student edition: choose an empty or new folder")
+            raise ReleaseError(
+                f"refusing to write the edition inside the repository's {part}/ ({out_dir})"
+            )
+    if out_dir.exists() and (
+        not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / MARKER).exists())
+    ):
+        raise ReleaseError(
+            f"{out_dir} exists and is not an earlier student edition: choose an empty or new folder"
+        )
     return out_dir
 
 
@@ -338,31 +406,43 @@ def build(out_dir) -> dict:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return {"notebooks": len(notebooks), "library_modules": len(library), "frozen_exercises": frozen}
+    return {
+        "notebooks": len(notebooks),
+        "library_modules": len(library),
+        "frozen_exercises": frozen,
+    }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m course.release",
-        description="Write the student edition: chapters with blank exercises, data, the course package with its "
-                    "public cases and expected values frozen from the reference, the tinyllm library, a README — "
-                    "no reference answers, no hidden cases.",
+        description="Write the student edition: chapters with blank exercises, data, the "
+        "course package with its "
+        "public cases and expected values frozen from the reference, the tinyllm library, a README "
+        "— "
+        "no reference answers, no hidden cases.",
     )
-    parser.add_argument("out_dir", metavar="OUT_DIR", type=Path,
-                        help="where to write it (new, empty, or an earlier student edition, which is replaced)")
+    parser.add_argument(
+        "out_dir",
+        metavar="OUT_DIR",
+        type=Path,
+        help="where to write it (new, empty, or an earlier student edition, which is replaced)",
+    )
     arguments = parser.parse_args(argv)
     try:
         counts = build(arguments.out_dir)
     except ReleaseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"wrote the student edition to {arguments.out_dir}: {counts['notebooks']} notebook(s), "
-          f"{counts['frozen_exercises']} exercises with frozen expected values, "
-          f"{counts['library_modules']} module(s) of the {LIBRARY} library")
+    print(
+        f"wrote the student edition to {arguments.out_dir}: {counts['notebooks']} notebook(s), "
+        f"{counts['frozen_exercises']} exercises with frozen expected values, "
+        f"{counts['library_modules']} module(s) of the {LIBRARY} library"
+    )
     return 0
 
 
-# --------------------------------------------------------------------------- the edition's own project files
+# ---------------------------------------------------------------- the edition's own project files
 
 PYPROJECT = """[build-system]
 requires = ["setuptools>=68"]
@@ -382,7 +462,8 @@ include = ["course*", "tinyllm*"]
 course = ["frozen/*.npz"]
 """
 
-MAKEFILE = """# LLM foundations (student edition) — every target installs what it needs into .venv/ first.
+MAKEFILE = """# LLM foundations (student edition) — every target installs what it needs into .venv/
+# first.
 #   make lab      open the course in JupyterLab (prints the URL to open)
 #   make verify   check the set-up: versions, and every exercise's check runs offline
 SHELL := /bin/bash
@@ -406,8 +487,9 @@ setup: $(STAMP)
 
 # course/lab_settings/overrides.json: no "Jupyter news?" pop-up, no requests to the internet.
 lab: setup
-\tKERAS_BACKEND=tensorflow $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=chapters \\
-\t\t--LabApp.app_settings_dir=course/lab_settings $(ALLOW_ROOT) $(LAB_ARGS)
+\tKERAS_BACKEND=tensorflow $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 \\
+\t\t--ServerApp.root_dir=chapters --LabApp.app_settings_dir=course/lab_settings \\
+\t\t$(ALLOW_ROOT) $(LAB_ARGS)
 
 verify: setup
 \tTF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -c "import course; course.check_environment(); \\

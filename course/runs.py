@@ -1,4 +1,5 @@
-"""Run directories of the mini GPT's command line: run file, checkpoints, resume, history, TensorBoard.
+"""Run directories of the mini GPT's command line: run file, checkpoints, resume, history,
+TensorBoard.
 
 ``--out`` holds ``run.json`` (what fixes the run), ``checkpoints/`` (every weight by name, the
 optimizer state and the step), ``logs/`` (TensorBoard), ``history.json`` and ``model.weights.h5``.
@@ -36,7 +37,8 @@ CHECKPOINT_DIR = "checkpoints"
 
 
 WEIGHTS_FILE = "model.weights.h5"
-TOKENIZER_FILE = "tokenizer.json"  # a BPE run's tokenizer (chapter 8); a character run keeps its vocabulary in run.json
+# A BPE run's tokenizer (chapter 8); a character run keeps its vocabulary in run.json.
+TOKENIZER_FILE = "tokenizer.json"
 
 
 HISTORY_FILE = "history.json"
@@ -53,7 +55,9 @@ class RunConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 0.01
     precision: str = "float32"
-    jit_compile: bool = True  # XLA-compile the step on a single device (never under several replicas or workers)
+    jit_compile: bool = (
+        True  # XLA-compile the step on a single device (never under several replicas or workers)
+    )
     checkpoint_every: int = 100
     eval_every: int = 0  # 0: evaluate (and sample) only at the end
     val_tokens: int | None = 65_536
@@ -63,8 +67,13 @@ class RunConfig:
 
     def identity(self) -> dict:
         """The settings a resumed run must share with the run it resumes."""
-        return {"global_batch": self.global_batch, "seed": self.seed, "learning_rate": self.learning_rate,
-                "weight_decay": self.weight_decay, "precision": self.precision}
+        return {
+            "global_batch": self.global_batch,
+            "seed": self.seed,
+            "learning_rate": self.learning_rate,
+            "weight_decay": self.weight_decay,
+            "precision": self.precision,
+        }
 
 
 @dataclass
@@ -80,7 +89,8 @@ class TrainResult:
 
 
 def make_progress(total: int, start: int):
-    """``update(step, loss)``: Keras's progress bar in a terminal, a plain line per 10% in a notebook or a log.
+    """``update(step, loss)``: Keras's progress bar in a terminal, a plain line per 10% in a
+    notebook or a log.
 
     A notebook gets plain lines because a saved notebook would keep every redrawn frame of a bar.
     """
@@ -94,7 +104,10 @@ def make_progress(total: int, start: int):
 
     def update(step, loss):
         if step % every == 0 or step == total:
-            print(f"step {step}/{total}  loss {loss:.4f}  ({time.perf_counter() - begun:.0f} s)", flush=True)
+            print(
+                f"step {step}/{total}  loss {loss:.4f}  ({time.perf_counter() - begun:.0f} s)",
+                flush=True,
+            )
 
     return update
 
@@ -110,18 +123,23 @@ def _check_or_write_run_file(out: Path, record: dict, chief: bool) -> None:
         for key in ("model", "run", "text", "vocabulary"):
             if saved.get(key) != record.get(key):
                 raise ValueError(
-                    f"{out} holds a run with a different {key} ({saved.get(key)!r} vs {record.get(key)!r}); "
+                    f"{out} holds a run with a different {key} ({saved.get(key)!r} vs "
+                    f"{record.get(key)!r}); "
                     "use a new --out directory, or the same settings to resume it"
                 )
     elif chief:
         out.mkdir(parents=True, exist_ok=True)
-        write_whole(path, lambda partial: partial.write_text(json.dumps(record, indent=1, ensure_ascii=False),
-                                                             encoding="utf-8"))
+        write_whole(
+            path,
+            lambda partial: partial.write_text(
+                json.dumps(record, indent=1, ensure_ascii=False), encoding="utf-8"
+            ),
+        )
 
 
 def write_whole(path: Path, write) -> None:
-    """``write(partial)`` to a file beside ``path``, then rename it: the rename is atomic, so neither
-    another worker nor a run resumed after a kill mid-write ever reads half a file."""
+    """``write(partial)`` to a file beside ``path``, then rename it: the rename is atomic, so
+    neither another worker nor a run resumed after a kill mid-write ever reads half a file."""
     partial = path.with_name(path.name + ".partial")
     write(partial)
     os.replace(partial, path)
@@ -143,7 +161,11 @@ class PeerWatchdog:
 
         self.active = bool(seconds)
         if self.active:
-            print(f"{message}; giving up after {seconds:g} s without a finished step", file=sys.stderr, flush=True)
+            print(
+                f"{message}; giving up after {seconds:g} s without a finished step",
+                file=sys.stderr,
+                flush=True,
+            )
             faulthandler.dump_traceback_later(seconds, exit=True, file=sys.stderr)
 
     def cancel(self):
@@ -158,10 +180,18 @@ class RunFiles:
     """What one worker keeps in ``--out`` (module docstring), or nothing at all without ``out``.
 
     The chief keeps its files in ``out`` itself; another worker in ``out/worker_<i>``, since two
-    workers must not share a checkpoint directory. Only the chief writes the history and TensorBoard's logs.
+    workers must not share a checkpoint directory. Only the chief writes the history and
+    TensorBoard's logs.
     """
 
-    def __init__(self, out=None, chief: bool = True, index: int = 0, record: dict | None = None, tokenizer=None):
+    def __init__(
+        self,
+        out=None,
+        chief: bool = True,
+        index: int = 0,
+        record: dict | None = None,
+        tokenizer=None,
+    ):
         self.out, self.chief, self.manager, self.earlier, self.writer = None, chief, None, {}, None
         if out is None:
             return
@@ -177,11 +207,14 @@ class RunFiles:
             self.earlier = json.loads(history.read_text()) if history.exists() else {}
 
     def restore(self, checkpoint) -> None:
-        """Restore ``checkpoint`` from the chief's latest one, if any; this worker's saves go to its own folder."""
+        """Restore ``checkpoint`` from the chief's latest one, if any; this worker's saves go to its
+        own folder."""
         if self.out is None:
             return
         # Every worker saves (saving may need all of them); only the chief's copy is the real one.
-        self.manager = tf.train.CheckpointManager(checkpoint, str(self.own / CHECKPOINT_DIR), max_to_keep=2)
+        self.manager = tf.train.CheckpointManager(
+            checkpoint, str(self.own / CHECKPOINT_DIR), max_to_keep=2
+        )
         latest = tf.train.latest_checkpoint(str(self.out / CHECKPOINT_DIR))
         if latest:
             restore_fully(checkpoint, latest)
@@ -196,9 +229,14 @@ class RunFiles:
     def save_history(self, result: TrainResult) -> None:
         """The losses of this run, after those of the run it resumes up to its start."""
         if self.out is not None and self.chief:
-            history = {key: [p for p in self.earlier.get(key, []) if p[0] <= result.start_step]
-                       + getattr(result, key + "es") for key in ("train_loss", "val_loss")}
-            write_whole(self.own / HISTORY_FILE, lambda partial: partial.write_text(json.dumps(history)))
+            history = {
+                key: [p for p in self.earlier.get(key, []) if p[0] <= result.start_step]
+                + getattr(result, key + "es")
+                for key in ("train_loss", "val_loss")
+            }
+            write_whole(
+                self.own / HISTORY_FILE, lambda partial: partial.write_text(json.dumps(history))
+            )
 
     def checkpoint(self, step: int, result: TrainResult) -> None:
         if self.manager is not None:
@@ -206,7 +244,8 @@ class RunFiles:
             self.save_history(result)
 
     def finish(self, result: TrainResult) -> None:
-        """The final weights (every worker, in its own folder), the last validation loss and the history."""
+        """The final weights (every worker, in its own folder), the last validation loss and the
+        history."""
         if self.out is not None:
             result.model.save_weights(str(self.own / WEIGHTS_FILE))
         self.log(result.steps, val_loss=result.val_loss)
@@ -216,19 +255,33 @@ class RunFiles:
 
 
 def run_record(data, model_config, run: RunConfig, text_id: str) -> dict:
-    """What ``run.json`` holds: the model, the run's identity, the text, and the vocabulary (characters)
-    or a fingerprint of the BPE merges (chapter 8's tokenizer, kept whole in ``tokenizer.json``)."""
+    """What ``run.json`` holds: the model, the run's identity, the text, and the vocabulary
+    (characters) or a fingerprint of the BPE merges (chapter 8's tokenizer, kept whole in
+    ``tokenizer.json``)."""
     record = {"model": model_config.to_dict(), "run": run.identity(), "text": text_id}
     if hasattr(data.tokenizer, "merges"):
         merges = json.dumps(data.tokenizer.merges).encode("utf-8")
-        record["tokenizer"] = {"kind": "bpe", "file": TOKENIZER_FILE, "merges": hashlib.sha256(merges).hexdigest()}
+        record["tokenizer"] = {
+            "kind": "bpe",
+            "file": TOKENIZER_FILE,
+            "merges": hashlib.sha256(merges).hexdigest(),
+        }
     else:
         record["vocabulary"] = "".join(data.tokenizer.vocabulary)
     return record
 
 
-def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str = "", verbose: bool = True,
-          watchdog: PeerWatchdog | None = None, log=print) -> TrainResult:
+def train(
+    strategy,
+    data,
+    model_config,
+    run: RunConfig,
+    out=None,
+    text_id: str = "",
+    verbose: bool = True,
+    watchdog: PeerWatchdog | None = None,
+    log=print,
+) -> TrainResult:
     """Train a :class:`tinyllm.gpt.GPT` with a custom loop under ``strategy``; resume from ``out``.
 
     ``data`` is a :class:`tinyllm.text_data.TextData`. With ``out``, the chief keeps
@@ -258,24 +311,50 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
     files.restore(checkpoint)
     result = TrainResult(model, float("nan"), int(step.numpy()), run.steps)
     if result.start_step:
-        say(f"resuming from step {result.start_step} of {run.steps} (the latest checkpoint of --out)")
+        say(
+            f"resuming from step {result.start_step} of {run.steps} (the latest checkpoint of "
+            "--out)"
+        )
 
     evaluate = make_evaluator(model, data.val_ids, model_config.sequence_length, run.val_tokens)
     prompt = run.sample_prompt or data.tokenizer.decode(data.val_ids[:1])
 
     def sample() -> str:
-        return generate_text(model, data.tokenizer, prompt, run.sample_tokens, temperature=0.8, seed=run.seed)
+        return generate_text(
+            model, data.tokenizer, prompt, run.sample_tokens, temperature=0.8, seed=run.seed
+        )
 
     if result.start_step < run.steps:
-        jit = run.jit_compile and strategy.num_replicas_in_sync == 1 and workers == 1  # XLA: one device only
+        # XLA: one device only
+        jit = run.jit_compile and strategy.num_replicas_in_sync == 1 and workers == 1
         train_step = make_train_step(strategy, model, optimizer, run.global_batch, jit_compile=jit)
-        batches = distributed_batches(strategy, data.train_ids, model_config.sequence_length, run.global_batch,
-                                      run.seed, result.start_step, run.steps)
+        batches = distributed_batches(
+            strategy,
+            data.train_ids,
+            model_config.sequence_length,
+            run.global_batch,
+            run.seed,
+            result.start_step,
+            run.steps,
+        )
         progress = make_progress(run.steps, result.start_step) if (verbose and chief) else None
-        timed_steps, seconds = run_steps(train_step, iter(batches), step, run, result, files, evaluate, sample,
-                                         progress, say, watchdog)
+        timed_steps, seconds = run_steps(
+            train_step,
+            iter(batches),
+            step,
+            run,
+            result,
+            files,
+            evaluate,
+            sample,
+            progress,
+            say,
+            watchdog,
+        )
         if timed_steps:
-            result.tokens_per_sec = timed_steps * run.global_batch * model_config.sequence_length / seconds
+            result.tokens_per_sec = (
+                timed_steps * run.global_batch * model_config.sequence_length / seconds
+            )
     watchdog.cancel()
 
     result.val_loss = evaluate()
@@ -284,11 +363,23 @@ def train(strategy, data, model_config, run: RunConfig, out=None, text_id: str =
     return result
 
 
-def run_steps(train_step, iterator, step, run: RunConfig, result: TrainResult, files: RunFiles, evaluate, sample,
-              progress, say, watchdog) -> tuple:
-    """The loop: steps ``result.start_step + 1 … run.steps``, each logged every ``run.log_every``, evaluated
-    and sampled every ``run.eval_every``, checkpointed every ``run.checkpoint_every`` and at the end.
-    Returns ``(steps timed, seconds)``, from the second step on (the first one traces the graph)."""
+def run_steps(
+    train_step,
+    iterator,
+    step,
+    run: RunConfig,
+    result: TrainResult,
+    files: RunFiles,
+    evaluate,
+    sample,
+    progress,
+    say,
+    watchdog,
+) -> tuple:
+    """The loop: steps ``result.start_step + 1 … run.steps``, each logged every ``run.log_every``,
+    evaluated and sampled every ``run.eval_every``, checkpointed every ``run.checkpoint_every`` and
+    at the end. Returns ``(steps timed, seconds)``, from the second step on (the first one traces
+    the graph)."""
     start = result.start_step
     timer, timed_steps = time.perf_counter(), 0
     for current in range(start + 1, run.steps + 1):
@@ -316,7 +407,8 @@ def run_steps(train_step, iterator, step, run: RunConfig, result: TrainResult, f
 
 
 def make_optimizer(model, run: RunConfig):
-    """AdamW (decoupled weight decay), wrapped for loss scaling under mixed_float16, with its state built."""
+    """AdamW (decoupled weight decay), wrapped for loss scaling under mixed_float16, with its state
+    built."""
 
     optimizer = keras.optimizers.AdamW(run.learning_rate, weight_decay=run.weight_decay)
     if run.precision == "mixed_float16":
@@ -326,7 +418,8 @@ def make_optimizer(model, run: RunConfig):
 
 
 def weights_checkpoint(model, **objects):
-    """A ``tf.train.Checkpoint`` of every weight of ``model``, named by its path inside the model, plus ``objects``.
+    """A ``tf.train.Checkpoint`` of every weight of ``model``, named by its path inside the model,
+    plus ``objects``.
 
     Not ``tf.train.Checkpoint(model=model)``: Keras 3 keeps sub-layers held in a Python list (the
     GPT's blocks) out of TensorFlow's object graph (keras-team/keras#18398), so such a checkpoint
@@ -334,7 +427,9 @@ def weights_checkpoint(model, **objects):
     """
     weights = {weight.path.removeprefix(model.name + "/"): weight for weight in model.weights}
     if len(weights) != len(model.weights):
-        raise ValueError(f"{model.name} has weights with the same path; a checkpoint could not tell them apart")
+        raise ValueError(
+            f"{model.name} has weights with the same path; a checkpoint could not tell them apart"
+        )
     return tf.train.Checkpoint(weights=weights, **objects)
 
 
@@ -349,13 +444,15 @@ def restore_fully(checkpoint, path) -> None:
         checkpoint.restore(str(path)).assert_existing_objects_matched()
     except AssertionError as error:
         raise ValueError(
-            f"the checkpoint {path} does not hold every weight of this model ({str(error)[:300]}…); "
+            f"the checkpoint {path} does not hold every weight of this model "
+            f"({str(error)[:300]}…); "
             "it was written by another model or an older course. Train again with a new --out"
         ) from None
 
 
 def load_trained(out):
-    """``(model, tokenizer, record)`` of the run saved in ``out``, restored from its latest checkpoint.
+    """``(model, tokenizer, record)`` of the run saved in ``out``, restored from its latest
+    checkpoint.
 
     Every weight is restored or this raises: the checkpoint is restored with the run's
     optimizer and step, exactly as a resumed run does (:func:`restore_fully`).
@@ -363,16 +460,24 @@ def load_trained(out):
     out = Path(out)
     path = out / RUN_FILE
     if not path.exists():
-        raise FileNotFoundError(f"{out} holds no training run ({RUN_FILE} is missing); train with --out {out} first")
+        raise FileNotFoundError(
+            f"{out} holds no training run ({RUN_FILE} is missing); train with --out {out} first"
+        )
     record = json.loads(path.read_text(encoding="utf-8"))
     latest = tf.train.latest_checkpoint(str(out / CHECKPOINT_DIR))
     if latest is None:
         raise FileNotFoundError(f"{out} has no checkpoint yet")
     shape = dict(record["model"])
-    for option, default in OLD_MODEL_OPTIONS.items():  # run.json of runs saved before these options went
+    for (
+        option,
+        default,
+    ) in OLD_MODEL_OPTIONS.items():  # run.json of runs saved before these options went
         if shape.pop(option, default) != default:
-            raise ValueError(f"{out} holds a model with {option}={record['model'][option]!r}, which this course no "
-                             "longer builds; train again with a new --out")
+            raise ValueError(
+                f"{out} holds a model with {option}={record['model'][option]!r}, which this course "
+                "no "
+                "longer builds; train again with a new --out"
+            )
     model = build_gpt(GPTConfig(**shape))
     optimizer = make_optimizer(model, RunConfig(**record["run"]))
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -381,8 +486,10 @@ def load_trained(out):
         from tinyllm.bpe import BPETokenizer
 
         if not (out / TOKENIZER_FILE).exists():
-            raise FileNotFoundError(f"{out} holds a BPE run but no tokenizer ({TOKENIZER_FILE} is missing); the "
-                                    "model's ids mean nothing without it: train again with a new --out")
+            raise FileNotFoundError(
+                f"{out} holds a BPE run but no tokenizer ({TOKENIZER_FILE} is missing); the "
+                "model's ids mean nothing without it: train again with a new --out"
+            )
         return model, BPETokenizer.load(out / TOKENIZER_FILE), record
     return model, CharTokenizer(record["vocabulary"]), record
 

@@ -1,4 +1,5 @@
-"""Run a learner's exercise cells in a locked-in process and bring back what their functions returned.
+"""Run a learner's exercise cells in a locked-in process and bring back what their functions
+returned.
 
 The grader (:mod:`course.grade`) gives :meth:`Sandbox.run` the source of a
 submission's exercise cells and the inputs of every case. A fresh process,
@@ -54,15 +55,43 @@ from course.environment import QUIET_ENV
 
 CHILD_SOURCE = Path(__file__).with_name("sandbox_child.py")
 CHILD_NAME = "course_grade_child.py"
-# The modules the learner's process loads by path (it may not import `course`): name there -> source here.
-CHILD_MODULES = {"course_grade_serialize.py": Path(serialize.__file__), "course_grade_calling.py": Path(calling.__file__)}
-SYSTEM_DIRS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc", "/sys", "/opt", "/nix/store",
-               "/System", "/Library", "/private/etc", "/private/var/db/timezone")
-# Not all of /proc (other processes' environments) nor /dev: the learner's own /proc/self and what NumPy
-# and TensorFlow read. "/proc/self" is resolved by the learner's process, so it means that process.
-SPECIAL_RULES = (("/proc/self", "ro"), ("/proc/cpuinfo", "ro"), ("/proc/meminfo", "ro"), ("/proc/stat", "ro"),
-                 ("/proc/sys", "ro"), ("/dev/null", "dev"), ("/dev/zero", "ro"), ("/dev/urandom", "ro"),
-                 ("/dev/random", "ro"))
+# The modules the learner's process loads by path (it may not import `course`): name there -> source
+# here.
+CHILD_MODULES = {
+    "course_grade_serialize.py": Path(serialize.__file__),
+    "course_grade_calling.py": Path(calling.__file__),
+}
+SYSTEM_DIRS = (
+    "/usr",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/bin",
+    "/sbin",
+    "/etc",
+    "/sys",
+    "/opt",
+    "/nix/store",
+    "/System",
+    "/Library",
+    "/private/etc",
+    "/private/var/db/timezone",
+)
+# Not all of /proc (other processes' environments) nor /dev: the learner's own /proc/self and what
+# NumPy and TensorFlow read. "/proc/self" is resolved by the learner's process, so it means that
+# process.
+SPECIAL_RULES = (
+    ("/proc/self", "ro"),
+    ("/proc/cpuinfo", "ro"),
+    ("/proc/meminfo", "ro"),
+    ("/proc/stat", "ro"),
+    ("/proc/sys", "ro"),
+    ("/dev/null", "dev"),
+    ("/dev/zero", "ro"),
+    ("/dev/urandom", "ro"),
+    ("/dev/random", "ro"),
+)
 BLOCKED_MODULES = ("course", "solutions")
 STATUSES = ("ok", "error", "not_attempted")
 MESSAGE_LIMIT = 500
@@ -72,7 +101,8 @@ RESULTS_LIMIT = 256 * 2**20
 
 @dataclass
 class Limits:
-    """Per learner process: wall-clock ``timeout`` (s), ``memory_mb`` of address space, output kept."""
+    """Per learner process: wall-clock ``timeout`` (s), ``memory_mb`` of address space, output
+    kept."""
 
     timeout: float = 60.0
     memory_mb: int = 4096
@@ -113,7 +143,7 @@ class Report:
     seconds: float
 
 
-# --------------------------------------------------------------------------- what the learner's process may see
+# ------------------------------------------------------------- what the learner's process may see
 
 
 def _within(path: str, root: str) -> bool:
@@ -149,16 +179,20 @@ def site_paths() -> list:
 
 
 def secret_paths() -> list:
-    """The instructor's packages: ``solutions`` (reference answers) and ``course`` (hidden cases)."""
+    """The instructor's packages: ``solutions`` (reference answers) and ``course`` (hidden
+    cases)."""
     found = [Path(__file__).resolve().parent]
     spec = importlib.util.find_spec("solutions")
     if spec is not None:
-        found += [Path(p) for p in (spec.submodule_search_locations or [])] or [Path(spec.origin).parent]
+        found += [Path(p) for p in (spec.submodule_search_locations or [])] or [
+            Path(spec.origin).parent
+        ]
     return _unique(found)
 
 
 def repository_root() -> str | None:
-    """The course repository when this is a checkout (its root holds ``course/`` next to a project file)."""
+    """The course repository when this is a checkout (its root holds ``course/`` next to a project
+    file)."""
     root = Path(__file__).resolve().parent.parent
     if any((root / name).exists() for name in (".git", "pyproject.toml", "solutions")):
         return str(root)
@@ -181,7 +215,11 @@ def _carve(root: str, protected: list) -> list:
         real = _real(entry.path)
         if any(_within(real, p) for p in inside):
             continue
-        readable += _carve(entry.path, inside) if any(_within(p, entry.path) for p in inside) else [entry.path]
+        readable += (
+            _carve(entry.path, inside)
+            if any(_within(p, entry.path) for p in inside)
+            else [entry.path]
+        )
     return readable
 
 
@@ -195,7 +233,13 @@ def filesystem_rules(scratch, protect=()) -> list:
     """
     protected = _unique(list(secret_paths()) + [repository_root()] + [str(p) for p in protect])
     roots = [d for d in SYSTEM_DIRS if os.path.isdir(d)]
-    roots += [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(_real(sys.executable))]
+    roots += [
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(_real(sys.executable)),
+    ]
     paths = sysconfig.get_paths()
     roots += [paths.get("stdlib"), paths.get("platstdlib")] + site_paths()
     rules = []
@@ -227,23 +271,29 @@ def isolation_summary() -> str:
     if os.environ.get("COURSE_GRADE_NO_LANDLOCK") == "1":
         abi = 0
     if abi:
-        signals = "" if abi >= 6 else " (signals not scoped before ABI 6: the audit hook blocks them)"
+        signals = (
+            "" if abi >= 6 else " (signals not scoped before ABI 6: the audit hook blocks them)"
+        )
         return f"Landlock ABI {abi}{signals}, audit hook, rlimits, wall-clock kill"
-    return ("audit hook, rlimits, wall-clock kill — no Landlock on this system, so code that gets past "
-            "the audit hook could read what your user can read: grade in a container (docs/TEACHERS.md)")
+    return (
+        "audit hook, rlimits, wall-clock kill — no Landlock on this system, so code that gets past "
+        "the audit hook could read what your user can read: grade in a container (docs/TEACHERS.md)"
+    )
 
 
 # --------------------------------------------------------------------------- processes
 
 
 def become_subreaper() -> bool:
-    """Make orphaned descendants of the learner's process our children, so none is left behind (Linux)."""
+    """Make orphaned descendants of the learner's process our children, so none is left behind
+    (Linux)."""
     if not sys.platform.startswith("linux"):
         return False
     try:
         import ctypes
 
-        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+        # PR_SET_CHILD_SUBREAPER
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
 
@@ -256,7 +306,8 @@ _STOPPING = threading.Event()
 def stop_all() -> None:
     """Kill every running sandbox and start no new one (the grader was interrupted)."""
     _STOPPING.set()
-    locked = _ACTIVE_LOCK.acquire(timeout=5)  # never wait long: each supervisor also kills its own on _STOPPING
+    # never wait long: each supervisor also kills its own on _STOPPING
+    locked = _ACTIVE_LOCK.acquire(timeout=5)
     try:
         for pid in list(_ACTIVE):
             _kill_group(pid)
@@ -353,13 +404,15 @@ class _Drain(threading.Thread):
     def run(self) -> None:
         try:
             while True:
-                chunk = self.pipe.read1(65536) if hasattr(self.pipe, "read1") else self.pipe.read(65536)
+                chunk = (
+                    self.pipe.read1(65536) if hasattr(self.pipe, "read1") else self.pipe.read(65536)
+                )
                 if not chunk:
                     break
                 self.total += len(chunk)
                 if len(self.head) < self.keep:
                     self.head += chunk[: self.keep - len(self.head)]
-                self.tail = (self.tail + chunk)[-self.keep:]
+                self.tail = (self.tail + chunk)[-self.keep :]
         except (OSError, ValueError):
             pass
 
@@ -396,7 +449,9 @@ def read_records(handle, record_limit: int, total_limit: int) -> list:
     content is not one the grader wrote is skipped)."""
     handle.seek(0)
     payloads = serialize.unframe(handle.read(total_limit), record_limit)
-    return [record for record in (_load_record(p, record_limit) for p in payloads) if record is not None]
+    return [
+        record for record in (_load_record(p, record_limit) for p in payloads) if record is not None
+    ]
 
 
 def _result(record: dict) -> tuple:
@@ -412,7 +467,8 @@ def _result(record: dict) -> tuple:
 
 
 class Sandbox:
-    """Runs submissions under ``limits``; ``protect`` lists more paths the learner's code may not read."""
+    """Runs submissions under ``limits``; ``protect`` lists more paths the learner's code may not
+    read."""
 
     def __init__(self, limits: Limits | None = None, protect=()):
         self.limits = limits or Limits()
@@ -448,7 +504,11 @@ class Sandbox:
             notes += outcome["notes"]
             if outcome["finished"]:
                 break
-            started = [e["exercise"] for e in events if e["event"] == "start" and e.get("exercise") in pending]
+            started = [
+                e["exercise"]
+                for e in events
+                if e["event"] == "start" and e.get("exercise") in pending
+            ]
             errors = {e.get("exercise") for e in events if e["event"] == "cell_error"}
             closed = {e.get("exercise") for e in events if e["event"] == "done"} | errors
             culprit = next((x for x in reversed(started) if x not in closed), None)
@@ -468,21 +528,36 @@ class Sandbox:
         wanted = set(pending) | set(defined)
         sources = " ".join(c.source for c in cells if c.exercise_id in wanted)
         return {
-            "cells": [{"exercise": c.exercise_id, "function": c.function, "source": c.source}
-                      for c in cells if c.exercise_id in wanted],
+            "cells": [
+                {"exercise": c.exercise_id, "function": c.function, "source": c.source}
+                for c in cells
+                if c.exercise_id in wanted
+            ],
             "run": list(pending),
             "define_only": list(defined),
             "order": list(pending),
-            "cases": {x: [{"args": tuple(a), "kwargs": dict(k)} for a, k in cases[x]] for x in pending},
+            "cases": {
+                x: [{"args": tuple(a), "kwargs": dict(k)} for a, k in cases[x]] for x in pending
+            },
             "tensorflow": bool(re.search(r"\b(tf|keras|tensorflow)\b", sources)),
         }
 
     def _environment(self, scratch: Path) -> dict:
         env = {
-            "PATH": os.defpath, "HOME": str(scratch / "work"), "TMPDIR": str(scratch / "tmp"), "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8", **QUIET_ENV, "KERAS_HOME": str(scratch / "work" / ".keras"), "MPLBACKEND": "Agg",
-            "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+            "PATH": os.defpath,
+            "HOME": str(scratch / "work"),
+            "TMPDIR": str(scratch / "tmp"),
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            **QUIET_ENV,
+            "KERAS_HOME": str(scratch / "work" / ".keras"),
+            "MPLBACKEND": "Agg",
+            "CUDA_VISIBLE_DEVICES": "",
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "TF_NUM_INTRAOP_THREADS": "1",
+            "TF_NUM_INTEROP_THREADS": "1",
         }
         if sys.platform == "darwin" and "DYLD_LIBRARY_PATH" in os.environ:
             env["DYLD_LIBRARY_PATH"] = os.environ["DYLD_LIBRARY_PATH"]
@@ -526,8 +601,13 @@ class Sandbox:
         with _ACTIVE_LOCK:
             process = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(scratch / CHILD_NAME)],
-                cwd=scratch / "work", env=self._environment(scratch), stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                cwd=scratch / "work",
+                env=self._environment(scratch),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
                 pass_fds=(results.fileno(),),
             )
             _ACTIVE.add(process.pid)
@@ -571,21 +651,40 @@ class Sandbox:
             reason = f"the learner's process {_describe_exit(process.returncode)}"
             if not ready:
                 detail = _last_error_line(drain.text())
-                if any(sign in detail for sign in ("MemoryError", "allocate", "Resource exhausted", "failed to map")):
+                if any(
+                    sign in detail
+                    for sign in ("MemoryError", "allocate", "Resource exhausted", "failed to map")
+                ):
                     detail += f" (memory limit {limits.memory_mb} MB: raise --memory-mb)"
-                reason = "the learner's process could not start" + (f": {detail}" if detail else f" ({reason})")
+                reason = "the learner's process could not start" + (
+                    f": {detail}" if detail else f" ({reason})"
+                )
         elif reason is not None:
             reason = f"the learner's process {reason}"
         notes = []
-        if drain.total > limits.output_kb * 1024 or any(e.get("dropped_output") for e in events if e["event"] == "finished"):
-            notes.append(f"printed more than {limits.output_kb} KB; the rest of the output was discarded")
+        if drain.total > limits.output_kb * 1024 or any(
+            e.get("dropped_output") for e in events if e["event"] == "finished"
+        ):
+            notes.append(
+                f"printed more than {limits.output_kb} KB; the rest of the output was discarded"
+            )
 
         found = {exercise_id: {} for exercise_id in pending}
         for record in records:
             index, case = record.get("index"), record.get("case")
-            if record["event"] != "result" or not isinstance(index, int) or not isinstance(case, int):
+            if (
+                record["event"] != "result"
+                or not isinstance(index, int)
+                or not isinstance(case, int)
+            ):
                 continue
             if 0 <= index < len(pending) and 0 <= case < len(cases[pending[index]]):
                 found[pending[index]].setdefault(case, _result(record))
-        return {"events": [e for e in events if isinstance(e.get("exercise", ""), str)], "ready": ready,
-                "finished": finished, "reason": reason, "results": found, "notes": notes}
+        return {
+            "events": [e for e in events if isinstance(e.get("exercise", ""), str)],
+            "ready": ready,
+            "finished": finished,
+            "reason": reason,
+            "results": found,
+            "notes": notes,
+        }

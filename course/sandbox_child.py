@@ -31,7 +31,6 @@ import json
 import os
 import sys
 
-
 # --------------------------------------------------------------------------- lock-in
 
 
@@ -87,7 +86,13 @@ def _landlock(rules: list) -> str:
         if not os.path.isdir(path):
             allowed &= file_rights
         beneath = PathBeneath(allowed, fd)
-        syscall(add_rule, ctypes.c_int(ruleset), ctypes.c_int(1), ctypes.byref(beneath), ctypes.c_uint32(0))
+        syscall(
+            add_rule,
+            ctypes.c_int(ruleset),
+            ctypes.c_int(1),
+            ctypes.byref(beneath),
+            ctypes.c_uint32(0),
+        )
         os.close(fd)
     if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS, required by restrict_self
         return "landlock: no_new_privs refused"
@@ -112,7 +117,8 @@ def _limit_resources(limits: dict) -> None:
         kind = getattr(resource, name, None)
         if kind is None:
             continue
-        hard = value + 1 if name == "RLIMIT_CPU" else value  # SIGXCPU at the soft limit, SIGKILL one second later
+        # SIGXCPU at the soft limit, SIGKILL one second later
+        hard = value + 1 if name == "RLIMIT_CPU" else value
         try:
             resource.setrlimit(kind, (value, hard))
         except (ValueError, OSError):
@@ -122,7 +128,8 @@ def _limit_resources(limits: dict) -> None:
 
 
 class _CappedText:
-    """A text stream to file descriptor ``fd`` that passes the first ``cap`` bytes and drops the rest."""
+    """A text stream to file descriptor ``fd`` that passes the first ``cap`` bytes and drops the
+    rest."""
 
     def __init__(self, fd: int, cap: int):
         self._fd = fd
@@ -163,7 +170,9 @@ class _BlockImports:
 
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in self.names:
-            raise ModuleNotFoundError(f"No module named {name!r} (not available to graded code)", name=name)
+            raise ModuleNotFoundError(
+                f"No module named {name!r} (not available to graded code)", name=name
+            )
         return None
 
 
@@ -176,14 +185,45 @@ def _audit_hook(rules: list, scratch: str):
     readable = [os.path.realpath(path) for path, _ in rules]
     writable = [os.path.realpath(path) for path, kind in rules if kind in ("rw", "dev")]
     blocked = {
-        "os.system", "os.exec", "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "subprocess.Popen",
-        "os.kill", "os.killpg", "pty.spawn", "resource.setrlimit", "resource.prlimit", "socket.connect",
-        "socket.bind", "sys.remote_exec", "os.startfile", "webbrowser.open",
+        "os.system",
+        "os.exec",
+        "os.fork",
+        "os.forkpty",
+        "os.posix_spawn",
+        "os.spawn",
+        "subprocess.Popen",
+        "os.kill",
+        "os.killpg",
+        "pty.spawn",
+        "resource.setrlimit",
+        "resource.prlimit",
+        "socket.connect",
+        "socket.bind",
+        "sys.remote_exec",
+        "os.startfile",
+        "webbrowser.open",
     }
     changes = {
-        "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.link", "os.symlink",
-        "os.truncate", "os.utime", "shutil.rmtree", "shutil.move", "shutil.copyfile", "shutil.copytree",
-        "os.chflags", "os.lchflags", "os.setxattr", "os.removexattr", "os.mkfifo", "os.mknod",
+        "os.remove",
+        "os.rename",
+        "os.rmdir",
+        "os.mkdir",
+        "os.chmod",
+        "os.chown",
+        "os.link",
+        "os.symlink",
+        "os.truncate",
+        "os.utime",
+        "shutil.rmtree",
+        "shutil.move",
+        "shutil.copyfile",
+        "shutil.copytree",
+        "os.chflags",
+        "os.lchflags",
+        "os.setxattr",
+        "os.removexattr",
+        "os.mkfifo",
+        "os.mknod",
     }
     listing = {"os.listdir", "os.scandir", "glob.glob", "os.chdir"}
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -237,7 +277,8 @@ def _audit_hook(rules: list, scratch: str):
 
 
 class _Recorder:
-    """Appends records (``serialize.frame`` of a serialised dict) to the grader's results descriptor."""
+    """Appends records (``serialize.frame`` of a serialised dict) to the grader's results
+    descriptor."""
 
     def __init__(self, fd: int, serialize, record_limit: int):
         self.fd = fd
@@ -247,13 +288,18 @@ class _Recorder:
     def _write(self, record: dict) -> None:
         data = self.serialize.dumps(record)
         if len(data) > self.limit:
-            record = {"event": "result", "index": record.get("index"), "case": record.get("case"), "status": "error",
-                      "output": f"returned {len(data) / 2**20:.1f} MB, more than the grader accepts"}
+            record = {
+                "event": "result",
+                "index": record.get("index"),
+                "case": record.get("case"),
+                "status": "error",
+                "output": f"returned {len(data) / 2**20:.1f} MB, more than the grader accepts",
+            }
             data = self.serialize.dumps(record)
         frame = self.serialize.frame(data)
         try:
             while frame:
-                frame = frame[os.write(self.fd, frame):]
+                frame = frame[os.write(self.fd, frame) :]
         except OSError:
             pass
 
@@ -261,16 +307,25 @@ class _Recorder:
         self._write({"event": name, **fields})
 
     def result(self, exercise_index: int, case_index: int, status: str, output) -> None:
-        record = {"event": "result", "index": exercise_index, "case": case_index, "status": status, "output": output}
+        record = {
+            "event": "result",
+            "index": exercise_index,
+            "case": case_index,
+            "status": status,
+            "output": output,
+        }
         try:
             self._write(record)
         except Exception as error:  # noqa: BLE001 - a value that cannot be stored is the learner's error
-            record.update(status="error", output=f"returned a value that cannot be compared ({error})")
+            record.update(
+                status="error", output=f"returned a value that cannot be compared ({error})"
+            )
             self._write(record)
 
 
 def _plain(value, np, depth: int = 0):
-    """The learner's output as tuples/lists/dicts of NumPy arrays and Python scalars (what serialize stores)."""
+    """The learner's output as tuples/lists/dicts of NumPy arrays and Python scalars (what serialize
+    stores)."""
     if depth > 20:
         raise TypeError("the result is nested too deeply")
     if value is None or type(value) in (bool, int, float, str):
@@ -284,7 +339,9 @@ def _plain(value, np, depth: int = 0):
         value = value.numpy()
     array = np.array(value)  # a copy, as a plain ndarray (subclasses dropped)
     if type(array) is not np.ndarray or array.dtype == object:
-        raise TypeError(f"returned a {type(value).__name__}, which is not a number, an array or a tuple of them")
+        raise TypeError(
+            f"returned a {type(value).__name__}, which is not a number, an array or a tuple of them"
+        )
     return array
 
 
@@ -312,19 +369,27 @@ def _run(job: dict, recorder: _Recorder, namespace: dict, np, calling) -> None:
             elif name in namespace:
                 message = f"{name} is a {type(function).__name__}, not a function"
             else:
-                defined = [k for k in namespace if k not in job["preset"] and not k.startswith("__")]
+                defined = [
+                    k for k in namespace if k not in job["preset"] and not k.startswith("__")
+                ]
                 message = f"the cell does not define a function named {name}" + (
                     f" (it defines {', '.join(defined[:5])})" if defined else ""
                 )
             recorder.event("cell_error", exercise=exercise_id, message=message)
             continue
         if raised:
-            recorder.event("note", exercise=exercise_id, message=f"the cell raised {raised} after defining {name}")
+            recorder.event(
+                "note",
+                exercise=exercise_id,
+                message=f"the cell raised {raised} after defining {name}",
+            )
         index = job["index"][exercise_id]
         exhausted = False
         for case_index, case in enumerate(job["cases"][exercise_id]):
             # BaseException: SystemExit and KeyboardInterrupt too are a failed case, not a crash.
-            status, output, raised = calling.call_case(function, case["args"], case["kwargs"], catch=BaseException)
+            status, output, raised = calling.call_case(
+                function, case["args"], case["kwargs"], catch=BaseException
+            )
             exhausted = exhausted or (raised is not None and issubclass(raised, MemoryError))
             if status != "ok":
                 recorder.result(index, case_index, status, output)
@@ -332,13 +397,15 @@ def _run(job: dict, recorder: _Recorder, namespace: dict, np, calling) -> None:
             try:
                 output = _plain(output, np)
             except BaseException as error:  # noqa: BLE001
-                recorder.result(index, case_index, "error", calling.describe_error(error).split(": ", 1)[-1])
+                recorder.result(
+                    index, case_index, "error", calling.describe_error(error).split(": ", 1)[-1]
+                )
                 continue
             recorder.result(index, case_index, "ok", output)
         recorder.event("done", exercise=exercise_id)
         if exhausted:
-            # Memory this exercise still holds (a global list, say) would fail the next exercise too:
-            # leave now, and the grader runs the exercises not yet started in a fresh process.
+            # Memory this exercise still holds (a global list, say) would fail the next exercise
+            # too: leave now, and the grader runs the exercises not yet started in a fresh process.
             os._exit(0)
 
 
@@ -354,11 +421,15 @@ def main() -> None:
     with open(os.path.join(here, "config.json"), encoding="utf-8") as handle:
         config = json.load(handle)
     results_fd = int(config["results_fd"])
-    streams = {"stdout": _CappedText(1, config["output_bytes"]), "stderr": _CappedText(2, config["output_bytes"])}
+    streams = {
+        "stdout": _CappedText(1, config["output_bytes"]),
+        "stderr": _CappedText(2, config["output_bytes"]),
+    }
 
     isolation = _landlock(config["rules"]) if config["landlock"] else "landlock: off"
     _limit_resources(config["limits"])
-    sys.path[:] = [p for p in sys.path if p] + list(config["site_paths"])  # -I -S: the standard library only
+    # -I -S: the standard library only
+    sys.path[:] = [p for p in sys.path if p] + list(config["site_paths"])
     sys.meta_path.insert(0, _BlockImports(config["blocked_modules"]))
     sys.dont_write_bytecode = True
 
@@ -367,7 +438,10 @@ def main() -> None:
 
     import numpy as np
 
-    def load(name):  # a module the grader copied beside this file (``course`` itself is out of reach)
+    # a module the grader copied beside this file (``course`` itself is out of reach)
+    def load(
+        name,
+    ):
         spec = importlib.util.spec_from_file_location(name, os.path.join(here, f"{name}.py"))
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -376,9 +450,17 @@ def main() -> None:
     serialize, calling = load("course_grade_serialize"), load("course_grade_calling")
     job = serialize.load(os.path.join(here, "job.npz"))
 
-    namespace = {"__name__": "__main__", "__builtins__": __builtins__, "np": np, "math": math,
-                 "check": lambda *args, **kwargs: None, "get_ipython": _Stub}
+    namespace = {
+        "__name__": "__main__",
+        "__builtins__": __builtins__,
+        "np": np,
+        "math": math,
+        "check": lambda *args, **kwargs: None,
+        "get_ipython": _Stub,
+    }
     if job["tensorflow"]:
+        # Only for a notebook that uses it: the learner's process starts without TensorFlow (seconds
+        # and hundreds of MB saved for the exercises that are plain NumPy).
         import tensorflow as tf
 
         try:

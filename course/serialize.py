@@ -82,10 +82,13 @@ def unframe(data: bytes, record_limit: int) -> list:
     ``record_limit``, or cut short.
     """
     payloads, position = [], 0
-    while position + _HEADER <= len(data) and data[position:position + len(RECORD_MAGIC)] == RECORD_MAGIC:
-        size = int.from_bytes(data[position + len(RECORD_MAGIC):position + _HEADER], "big")
+    while (
+        position + _HEADER <= len(data)
+        and data[position : position + len(RECORD_MAGIC)] == RECORD_MAGIC
+    ):
+        size = int.from_bytes(data[position + len(RECORD_MAGIC) : position + _HEADER], "big")
         if size > record_limit or position + _HEADER + size > len(data):
             break
-        payloads.append(data[position + _HEADER:position + _HEADER + size])
+        payloads.append(data[position + _HEADER : position + _HEADER + size])
         position += _HEADER + size
     return payloads
