@@ -28,20 +28,49 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_VARIABLE = "COURSE_BROWSER_TEST"  # set by `make test-browser`: run the browser test
-REQUIRE_VARIABLE = "COURSE_REQUIRE_BROWSER"  # set by .ci/run: a missing browser is a failure, not a skip
-HOW_TO_ENABLE = ("install Debian's chromium, chromium-driver and fonts-noto-color-emoji "
-                 "(apt-get install chromium chromium-driver fonts-noto-color-emoji), then `make test-browser`")
+REQUIRE_VARIABLE = (
+    "COURSE_REQUIRE_BROWSER"  # set by .ci/run: a missing browser is a failure, not a skip
+)
+HOW_TO_ENABLE = (
+    "install Debian's chromium, chromium-driver and fonts-noto-color-emoji "
+    "(apt-get install chromium chromium-driver fonts-noto-color-emoji), then `make test-browser`"
+)
 # Headless, and nothing that reaches for the network (the machine may have none): no background
 # requests, component updates, sync or first-run pages; a fresh profile per run (user data dir).
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                  "--no-proxy-server", "--disable-dev-shm-usage", "--window-size=1400,1000", "--lang=en-US")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--no-proxy-server",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,1000",
+    "--lang=en-US",
+)
 # What the learner's own Jupyter would not have: the tests' quiet TensorFlow (tests/conftest.py) and
 # figure backend, and the caller's Jupyter and IPython folders (the test gives the lab its own).
-NOT_A_LEARNERS = ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "KERAS_BACKEND", "PYTHONHASHSEED", "MPLBACKEND",
-                  "PYTHONPATH", "JUPYTER_PATH", "JUPYTER_CONFIG_DIR", "JUPYTER_CONFIG_PATH", "JUPYTER_DATA_DIR",
-                  "JUPYTER_RUNTIME_DIR", "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "IPYTHONDIR")
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
+NOT_A_LEARNERS = (
+    "TF_CPP_MIN_LOG_LEVEL",
+    "TF_ENABLE_ONEDNN_OPTS",
+    "KERAS_BACKEND",
+    "PYTHONHASHSEED",
+    "MPLBACKEND",
+    "PYTHONPATH",
+    "JUPYTER_PATH",
+    "JUPYTER_CONFIG_DIR",
+    "JUPYTER_CONFIG_PATH",
+    "JUPYTER_DATA_DIR",
+    "JUPYTER_RUNTIME_DIR",
+    "JUPYTERLAB_SETTINGS_DIR",
+    "JUPYTERLAB_WORKSPACES_DIR",
+    "IPYTHONDIR",
+)
+# loopback: never through a proxy
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def missing_browser() -> str | None:
@@ -71,8 +100,8 @@ def free_port() -> int:
 
 
 def _end(processes: list, grace: float = 10.0) -> list:
-    """Terminate, then kill, each process still alive; the descriptions of those that had to be killed
-    or would not end."""
+    """Terminate, then kill, each process still alive; the descriptions of those that had to be
+    killed or would not end."""
     alive = [p for p in processes if p.is_running()]
     for process in alive:
         with contextlib.suppress(psutil.Error):
@@ -113,7 +142,9 @@ class Lab:
         return f"http://127.0.0.1:{self.port}{path}{'&' if '?' in path else '?'}token={self.token}"
 
     def api(self, path: str, method: str = "GET"):
-        request = urllib.request.Request(self.url(path), method=method, data=b"" if method == "POST" else None)
+        request = urllib.request.Request(
+            self.url(path), method=method, data=b"" if method == "POST" else None
+        )
         with _DIRECT.open(request, timeout=10) as response:
             body = response.read()
         return json.loads(body) if body else None
@@ -122,16 +153,23 @@ class Lab:
         return [kernel["execution_state"] for kernel in self.api("/api/kernels")]
 
     def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        return "\n".join(
+            self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+        )
 
 
 def learner_environment(home: Path, **extra) -> dict:
     """The environment a learner's `make lab` runs in: this process's, less what only the tests set,
     with Jupyter's user folders (settings, workspaces, runtime files, kernels) under ``home``."""
     env = {k: v for k, v in os.environ.items() if k not in NOT_A_LEARNERS}
-    env.update(JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
-               JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(home / "user-settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), IPYTHONDIR=str(home / "ipython"))
+    env.update(
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(home / "user-settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+        IPYTHONDIR=str(home / "ipython"),
+    )
     env.update(extra)
     return env
 
@@ -145,16 +183,24 @@ def user_setting(home: Path, plugin: str, values: dict) -> None:
 
 
 @contextlib.contextmanager
-def lab_server(make_arguments: list, cwd: Path, env: dict, log: Path, root: Path, timeout: float = 120):
-    """``make <make_arguments> LAB_ARGS=…`` on a free loopback port with a fresh token, until it answers;
-    shut down (all of it) on leaving, however the block ends."""
+def lab_server(
+    make_arguments: list, cwd: Path, env: dict, log: Path, root: Path, timeout: float = 120
+):
+    """``make <make_arguments> LAB_ARGS=…`` on a free loopback port with a fresh token, until it
+    answers; shut down (all of it) on leaving, however the block ends."""
     port, token = free_port(), secrets.token_hex(24)
     lab_args = f"--port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w", encoding="utf-8") as out:
-        process = subprocess.Popen(["make", "--no-print-directory", *make_arguments, f"LAB_ARGS={lab_args}"],
-                                   cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            ["make", "--no-print-directory", *make_arguments, f"LAB_ARGS={lab_args}"],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     lab = Lab(port, token, log, root, process)
     family = _family(process.pid)
     try:
@@ -166,9 +212,13 @@ def lab_server(make_arguments: list, cwd: Path, env: dict, log: Path, root: Path
                 break
             except OSError:
                 if process.poll() is not None:
-                    raise RuntimeError(f"`make lab` ended with {process.returncode}:\n{lab.log_tail()}") from None
+                    raise RuntimeError(
+                        f"`make lab` ended with {process.returncode}:\n{lab.log_tail()}"
+                    ) from None
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"the lab did not answer in {timeout:.0f} s:\n{lab.log_tail()}") from None
+                    raise TimeoutError(
+                        f"the lab did not answer in {timeout:.0f} s:\n{lab.log_tail()}"
+                    ) from None
                 time.sleep(0.3)
         yield lab
     finally:
@@ -194,8 +244,9 @@ def lab_server(make_arguments: list, cwd: Path, env: dict, log: Path, root: Path
 
 @contextlib.contextmanager
 def chromium(profile: Path, log: Path):
-    """A headless Chromium driven by Selenium through the system's ChromeDriver; quit on leaving, and
-    every process it started ended. Yields ``(driver, leftovers)``: the list fills in on leaving."""
+    """A headless Chromium driven by Selenium through the system's ChromeDriver; quit on leaving,
+    and every process it started ended. Yields ``(driver, leftovers)``: the list fills in on
+    leaving."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -217,21 +268,32 @@ def chromium(profile: Path, log: Path):
         leftovers += _end(family)
 
 
-# --------------------------------------------------------------------------- a notebook in the page
+# ------------------------------------------------------------------------- a notebook in the page
 
 
 SHIFT_ENTER = "shift+enter"
 _PROMPT = re.compile(r"^\[(\d+)\]:$")
 
 # Small scripts run in the page; each takes the notebook's cells in document order.
-_CELLS = "return [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell')]"
-_PROMPTS = _CELLS + (".map(c => { const p = c.querySelector('.jp-InputPrompt'); "
-                     "return p ? p.textContent.trim() : null; })")
-_OUTPUTS = ("const cell = arguments[0]; return [...cell.querySelectorAll('.jp-OutputArea-output')]"
-            ".map(o => [o.dataset.mimeType || '', o.textContent])")
-_EDITOR_TEXT = "return [...arguments[0].querySelectorAll('.cm-content .cm-line')].map(l => l.textContent).join('\\n')"
+_CELLS = (
+    "return [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
+    ".jp-Notebook .jp-Cell')]"
+)
+_PROMPTS = _CELLS + (
+    ".map(c => { const p = c.querySelector('.jp-InputPrompt'); "
+    "return p ? p.textContent.trim() : null; })"
+)
+_OUTPUTS = (
+    "const cell = arguments[0]; return [...cell.querySelectorAll('.jp-OutputArea-output')]"
+    ".map(o => [o.dataset.mimeType || '', o.textContent])"
+)
+_EDITOR_TEXT = (
+    "return [...arguments[0].querySelectorAll('.cm-content .cm-line')].map(l => "
+    "l.textContent).join('\\n')"
+)
 # A MutationObserver that marks a cell (data-course-ran) when its prompt turns to [*]: no polling
-# can miss a cell that runs in a few milliseconds. _WATCH takes the cells to watch (their marks reset).
+# can miss a cell that runs in a few milliseconds. _WATCH takes the cells to watch (their marks
+# reset).
 _WATCH = """
 arguments[0].forEach(cell => delete cell.dataset.courseRan);
 if (!window.courseObserver) {
@@ -239,10 +301,12 @@ if (!window.courseObserver) {
     for (const record of records) {
       const node = record.target.nodeType === 1 ? record.target : record.target.parentElement;
       const prompt = node && node.closest('.jp-InputPrompt');
-      if (prompt && prompt.textContent.includes('*')) prompt.closest('.jp-Cell').dataset.courseRan = '1';
+      if (prompt && prompt.textContent.includes('*'))
+        prompt.closest('.jp-Cell').dataset.courseRan = '1';
     }
   });
-  window.courseObserver.observe(document.body, {subtree: true, childList: true, characterData: true});
+  window.courseObserver.observe(document.body,
+                                {subtree: true, childList: true, characterData: true});
 }
 """
 _RAN = _CELLS + ".map(c => c.dataset.courseRan === '1')"
@@ -252,17 +316,20 @@ _COLOUR_GLYPH = """
 const [element, character] = arguments;
 const canvas = document.createElement('canvas'); canvas.width = canvas.height = 64;
 const g = canvas.getContext('2d');
-g.font = '48px ' + getComputedStyle(element).fontFamily; g.textBaseline = 'top'; g.fillStyle = '#000';
+g.font = '48px ' + getComputedStyle(element).fontFamily;
+g.textBaseline = 'top'; g.fillStyle = '#000';
 g.fillText(character, 4, 4);
 const d = g.getImageData(0, 0, 64, 64).data; let coloured = 0;
 for (let i = 0; i < d.length; i += 4)
-  if (d[i + 3] > 0 && Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 60) coloured++;
+  if (d[i + 3] > 0
+      && Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 60) coloured++;
 return coloured;
 """
 
 
 class Page:
-    """The learner's view of one notebook in JupyterLab: open it, run cells, type into an editor, look."""
+    """The learner's view of one notebook in JupyterLab: open it, run cells, type into an editor,
+    look."""
 
     def __init__(self, driver, lab: Lab, shots: Path):
         self.driver, self.lab, self.shots = driver, lab, shots
@@ -288,11 +355,14 @@ class Page:
     # ---------------------------------------------------------------- opening and reading
 
     def open(self, notebook: str, cells: int, timeout: float = 90) -> None:
-        """Open ``notebook`` (relative to the lab's root) and wait until its ``cells`` cells are on the
-        page and its kernel is idle."""
+        """Open ``notebook`` (relative to the lab's root) and wait until its ``cells`` cells are on
+        the page and its kernel is idle."""
         self.driver.get(self.lab.url(f"/lab/tree/{notebook}"))
-        self.wait(f"{notebook}: {cells} cells and an idle kernel",
-                  lambda: len(self.js(_CELLS)) == cells and self.lab.kernel_states() == ["idle"], timeout)
+        self.wait(
+            f"{notebook}: {cells} cells and an idle kernel",
+            lambda: len(self.js(_CELLS)) == cells and self.lab.kernel_states() == ["idle"],
+            timeout,
+        )
 
     def cells(self) -> list:
         return self.js(_CELLS)
@@ -315,13 +385,16 @@ class Page:
         time.sleep(0.3)
 
     def colour_glyph_pixels(self, index: int, character: str) -> int:
-        element = self.js("return arguments[0].querySelector('.jp-OutputArea-output')", self.cells()[index])
+        element = self.js(
+            "return arguments[0].querySelector('.jp-OutputArea-output')", self.cells()[index]
+        )
         return self.js(_COLOUR_GLYPH, element, character)
 
     # ---------------------------------------------------------------- acting
 
     def keys(self, *keys) -> None:
-        """Press ``keys`` in turn: text, or "shift+enter", "select-all", "escape", "\\n" (Enter), "\\b"."""
+        """Press ``keys`` in turn: text, or "shift+enter", "select-all", "escape", "\\n" (Enter),
+        "\\b"."""
         from selenium.webdriver.common.action_chains import ActionChains
         from selenium.webdriver.common.keys import Keys
 
@@ -332,7 +405,9 @@ class Page:
             elif key == "select-all":
                 actions.key_down(Keys.CONTROL).send_keys("a").key_up(Keys.CONTROL)
             elif key in ("\n", "\b", "escape"):
-                actions.send_keys({"\n": Keys.ENTER, "\b": Keys.BACKSPACE, "escape": Keys.ESCAPE}[key])
+                actions.send_keys(
+                    {"\n": Keys.ENTER, "\b": Keys.BACKSPACE, "escape": Keys.ESCAPE}[key]
+                )
             else:
                 actions.send_keys(key)
         actions.perform()
@@ -342,28 +417,42 @@ class Page:
         from selenium.webdriver.common.by import By
 
         self.driver.find_element(
-            By.XPATH, f"//div[contains(@class, 'lm-MenuBar-itemLabel') and normalize-space()='{menu}']").click()
-        self.wait(f"the {menu} menu", lambda: self.driver.find_elements(
-            By.XPATH, f"//li[contains(@class, 'lm-Menu-item')][.//div[normalize-space()='{item}']]"), 10)[0].click()
+            By.XPATH,
+            f"//div[contains(@class, 'lm-MenuBar-itemLabel') and normalize-space()='{menu}']",
+        ).click()
+        self.wait(
+            f"the {menu} menu",
+            lambda: self.driver.find_elements(
+                By.XPATH,
+                f"//li[contains(@class, 'lm-Menu-item')][.//div[normalize-space()='{item}']]",
+            ),
+            10,
+        )[0].click()
 
     def watch(self, indexes) -> None:
-        """From now on, mark each of these cells once its prompt shows ``[*]`` (queued or running)."""
+        """From now on, mark each of these cells once its prompt shows ``[*]`` (queued or
+        running)."""
         self.js(_WATCH, [self.cells()[i] for i in indexes])
 
     def wait_until_run(self, indexes, timeout: float) -> None:
         """Until each cell of ``indexes`` (watched before it was run) was queued and now shows its
-        execution count, and the kernel is idle. (A committed notebook shows counts from the start, and
-        a fresh kernel gives the same ones again: a changed count does not tell that a cell ran.)"""
+        execution count, and the kernel is idle. (A committed notebook shows counts from the start,
+        and a fresh kernel gives the same ones again: a changed count does not tell that a cell
+        ran.)"""
+
         def done():
             prompts, ran = self.prompts(), self.js(_RAN)
             if not all(ran[i] and _PROMPT.match(prompts[i] or "") for i in indexes):
                 return False
             return self.lab.kernel_states() == ["idle"]
+
         self.wait(f"cells {list(indexes)[:3]}… to run", done, timeout, every=0.5)
 
     def run_all(self, timeout: float) -> float:
         """Run → Run All Cells; the seconds until every code cell ran and the kernel is idle."""
-        code = [i for i, cell in enumerate(self.cells()) if "jp-CodeCell" in cell.get_attribute("class")]
+        code = [
+            i for i, cell in enumerate(self.cells()) if "jp-CodeCell" in cell.get_attribute("class")
+        ]
         self.watch(code)
         start = time.monotonic()
         self.menu("Run", "Run All Cells")
@@ -376,12 +465,18 @@ class Page:
 
         self.show(index)
         self.cells()[index].find_element(By.CSS_SELECTOR, ".cm-content").click()
-        self.wait(f"cell {index}'s editor to take the keyboard", lambda: self.js(
-            "return arguments[0].contains(document.activeElement)", self.cells()[index]), 10)
+        self.wait(
+            f"cell {index}'s editor to take the keyboard",
+            lambda: self.js(
+                "return arguments[0].contains(document.activeElement)", self.cells()[index]
+            ),
+            10,
+        )
 
     def edit(self, index: int, code: str) -> None:
-        """Click into cell ``index``'s editor, select all, and type ``code`` as a learner would: each
-        line without its indentation (the editor indents after ``:`` and keeps the indentation)."""
+        """Click into cell ``index``'s editor, select all, and type ``code`` as a learner would:
+        each line without its indentation (the editor indents after ``:`` and keeps the
+        indentation)."""
         self.focus(index)
         lines = code.strip("\n").splitlines()
         typed = ["select-all", "\b"]
@@ -391,11 +486,15 @@ class Page:
                 typed.append("\n")
         self.keys(*typed)
         written = self.editor_text(index)
-        assert written.rstrip() == code.strip("\n").rstrip(), f"the editor holds\n{written}\ninstead of\n{code}"
+        assert written.rstrip() == code.strip("\n").rstrip(), (
+            f"the editor holds\n{written}\ninstead of\n{code}"
+        )
 
     def run_here(self, index: int, timeout: float) -> None:
         """Shift+Enter in cell ``index`` (which must be the active one); wait until it ran."""
-        active = self.js("return arguments[0].classList.contains('jp-mod-active')", self.cells()[index])
+        active = self.js(
+            "return arguments[0].classList.contains('jp-mod-active')", self.cells()[index]
+        )
         assert active, f"cell {index} is not the active cell"
         self.watch([index])
         self.keys(SHIFT_ENTER)

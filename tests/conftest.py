@@ -2,8 +2,9 @@
 notebook, executed once (tests/notebooks.py says what that one run proves).
 
 The environment variables are set by the repository's conftest.py, before any kernel starts or
-TensorFlow is imported, so that notebook kernels and subprocesses inherit them. TensorFlow writes oneDNN and CUDA notices to
-stderr that change from machine to machine, so stderr is never compared; stdout and results are.
+TensorFlow is imported, so that notebook kernels and subprocesses inherit them. TensorFlow writes
+oneDNN and CUDA notices to stderr that change from machine to machine, so stderr is never compared;
+stdout and results are.
 """
 
 import contextlib
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from course.environment import quiet_environment  # the environment itself: the repository's conftest.py
+from course.environment import (
+    quiet_environment,  # the environment itself: the repository's conftest.py
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -52,6 +55,7 @@ def edition(tmp_path_factory):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         try:
             import fcntl  # noqa: F401 - sharing needs the lock
+
             shared = shared.parent  # the run's folder, common to its workers
         except ImportError:
             pass
@@ -59,16 +63,24 @@ def edition(tmp_path_factory):
     with _locked(shared / ".student-edition.lock"):
         if not (out / MARKER).exists():
             start = time.monotonic()
-            result = subprocess.run([sys.executable, "-m", "course.release", str(out)], cwd=ROOT, text=True,
-                                    env=quiet_environment(MPLBACKEND="Agg"), capture_output=True, timeout=600)
+            result = subprocess.run(
+                [sys.executable, "-m", "course.release", str(out)],
+                cwd=ROOT,
+                text=True,
+                env=quiet_environment(MPLBACKEND="Agg"),
+                capture_output=True,
+                timeout=600,
+            )
             assert result.returncode == 0, result.stderr[-3000:]
-            assert time.monotonic() - start < 300  # measured 13 s under load (ch04's reference imports TensorFlow)
+            # measured 13 s under load (ch04's reference imports TensorFlow)
+            assert time.monotonic() - start < 300
     return out
 
 
 @pytest.fixture(scope="module")
 def solved(request, edition, tmp_path_factory):
-    """The module's chapter (``CHAPTER``), executed once inside the edition with every exercise answered;
+    """The module's chapter (``CHAPTER``), executed once inside the edition with every exercise
+    answered;
     ``VARIABLES`` are read from the kernel afterwards (tests/notebooks.py: ``run_in_edition``)."""
     from notebooks import run_in_edition
 
@@ -92,8 +104,9 @@ def pytest_collection_modifyitems(config, items):
         elif "edition" in fixtures:  # starts `python -m course.release`
             item.add_marker("slow")
     # Longest first, so that two workers finish together (`make test`: -n 2 --dist loadscope
-    # --no-loadscope-reorder hands out whole modules in this order): the chapter runs, later (longer)
-    # chapters first, then the modules with slow tests, then the rest. Stable: a module keeps its order.
+    # --no-loadscope-reorder hands out whole modules in this order): the chapter runs, later
+    # (longer) chapters first, then the modules with slow tests, then the rest. Stable: a module
+    # keeps its order.
     slow = {getattr(i, "module", None) for i in items if i.get_closest_marker("slow")}
 
     def weight(item):

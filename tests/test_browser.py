@@ -1,5 +1,6 @@
-"""The learner's path in a real browser: `make lab`, chapter 1 run from the page, an answer typed into
-the exercise cell, its check's verdict on the page; then the same in the student edition's own lab.
+"""The learner's path in a real browser: `make lab`, chapter 1 run from the page, an answer typed
+into the exercise cell, its check's verdict on the page; then the same in the student edition's own
+lab.
 
 Headless Chromium driven by Selenium (tests/browser.py), with Debian's ``chromium`` and
 ``chromium-driver``. It runs on its own, with `make test-browser` (about a minute and a half),
@@ -22,10 +23,9 @@ import time
 import warnings
 from pathlib import Path
 
+import browser
 import nbformat
 import pytest
-
-import browser
 from browser import ROOT, Page, chromium, lab_server, learner_environment, user_setting
 
 pytestmark = pytest.mark.slow  # never in `make test-fast`
@@ -74,7 +74,8 @@ def _interrupted(signum, frame):
 def shots():
     shutil.rmtree(SHOTS, ignore_errors=True)
     SHOTS.mkdir(parents=True)
-    previous = signal.signal(signal.SIGTERM, _interrupted)  # a terminated run still shuts everything down
+    # a terminated run still shuts everything down
+    previous = signal.signal(signal.SIGTERM, _interrupted)
     try:
         yield SHOTS
     finally:
@@ -87,7 +88,10 @@ def shots():
 def driver(shots, tmp_path_factory):
     if MISSING:  # only under COURSE_REQUIRE_BROWSER=1 (CI): elsewhere the module skipped
         pytest.fail(f"{MISSING}, and {browser.REQUIRE_VARIABLE} is set: {browser.HOW_TO_ENABLE}")
-    with chromium(tmp_path_factory.mktemp("chromium-profile"), shots / "chromedriver.log") as (driver, leftovers):
+    with chromium(tmp_path_factory.mktemp("chromium-profile"), shots / "chromedriver.log") as (
+        driver,
+        leftovers,
+    ):
         yield driver
     assert not leftovers, f"browser processes that would not end: {leftovers}"
 
@@ -124,13 +128,16 @@ def verdict(page: Page, index: int, emoji: str) -> re.Match:
 def exercise_cells(path: Path) -> tuple:
     """The notebook's cells, and the index of the exercise's cell (its check cell follows it)."""
     nb = nbformat.read(path, as_version=4)
-    index = next(i for i, c in enumerate(nb.cells) if f"exercise:{EXERCISE}" in c.metadata.get("tags", []))
+    index = next(
+        i for i, c in enumerate(nb.cells) if f"exercise:{EXERCISE}" in c.metadata.get("tags", [])
+    )
     assert f'check("{EXERCISE}"' in nb.cells[index + 1].source
     return nb, index
 
 
 def answer(page: Page, exercise: int, code: str, emoji: str, shot: str) -> re.Match:
-    """Type ``code`` into the exercise cell, run it and its check cell with Shift+Enter; the verdict."""
+    """Type ``code`` into the exercise cell, run it and its check cell with Shift+Enter; the
+    verdict."""
     page.edit(exercise, code)
     page.run_here(exercise, timeout=30)
     page.run_here(exercise + 1, timeout=60)  # Shift+Enter moved to the check cell
@@ -145,7 +152,9 @@ def typed_answers(page: Page, exercise: int, prefix: str) -> None:
         passed = answer(page, exercise, CORRECT, "✅", f"{prefix}-correct-answer-passes")
         assert int(passed.group(1)) >= 3
     with step(page, f"{prefix}-wrong-answer"):
-        failed = answer(page, exercise, OVERFLOWING, "❌", f"{prefix}-overflowing-answer-fails-with-hint")
+        failed = answer(
+            page, exercise, OVERFLOWING, "❌", f"{prefix}-overflowing-answer-fails-with-hint"
+        )
         assert int(failed.group(1)) < int(failed.group(2))
         assert "overflow" in page.output_text(exercise + 1)  # the hint names the cause
 
@@ -154,11 +163,20 @@ def test_make_lab_runs_chapter_1_and_checks_an_answer_typed_in_the_page(driver, 
     notebook = ROOT / "chapters" / NOTEBOOK
     saved = notebook.read_bytes()
     nb, exercise = exercise_cells(notebook)
-    check_cells = [i + 1 for i, c in enumerate(nb.cells)
-                   if any(t.startswith("exercise:") for t in c.metadata.get("tags", []))]
-    figures = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    check_cells = [
+        i + 1
+        for i, c in enumerate(nb.cells)
+        if any(t.startswith("exercise:") for t in c.metadata.get("tags", []))
+    ]
+    figures = sum(
+        "image/png" in o.get("data", {})
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
     home = tmp_path / "home"
-    user_setting(home, "@jupyterlab/docmanager-extension:plugin", {"autosave": False})  # never save chapters/
+    # never save chapters/
+    user_setting(home, "@jupyterlab/docmanager-extension:plugin", {"autosave": False})
     env = learner_environment(home)
     try:
         start = time.monotonic()
@@ -168,37 +186,62 @@ def test_make_lab_runs_chapter_1_and_checks_an_answer_typed_in_the_page(driver, 
             with step(page, "1-open-chapter-1"):
                 page.open(NOTEBOOK, len(nb.cells))
                 time.sleep(1)  # JupyterLab's notifications appear as it restores
-                toasts = page.js("return [...document.querySelectorAll('.Toastify__toast')].map(t => t.innerText)")
+                toasts = page.js(
+                    "return [...document.querySelectorAll('.Toastify__toast')].map(t => "
+                    "t.innerText)"
+                )
                 assert not toasts, f"a notification covers the notebook: {toasts}"
                 page.screenshot("1-chapter-1-opened")
 
             with step(page, "2-run-all"):
                 seconds = page.run_all(timeout=RUN_ALL_SECONDS)
                 timings["2-run-all-cells"] = round(seconds, 1)
-                outputs = [(i, mime, text) for i in range(len(nb.cells)) for mime, text in page.outputs(i)]
-                errors = [(i, text[:300]) for i, mime, text in outputs
-                          if "Traceback" in text or re.search(r"^\w*(Error|Exception)\b", text, re.M)]
+                outputs = [
+                    (i, mime, text) for i in range(len(nb.cells)) for mime, text in page.outputs(i)
+                ]
+                errors = [
+                    (i, text[:300])
+                    for i, mime, text in outputs
+                    if "Traceback" in text or re.search(r"^\w*(Error|Exception)\b", text, re.M)
+                ]
                 assert not errors, f"cells show errors: {errors}"
-                stderr = [(i, text[:300]) for i, mime, text in outputs if mime == "application/vnd.jupyter.stderr"]
+                stderr = [
+                    (i, text[:300])
+                    for i, mime, text in outputs
+                    if mime == "application/vnd.jupyter.stderr"
+                ]
                 assert not stderr, f"cells show warnings or notices in red: {stderr}"
-                images = page.js("return [...document.querySelectorAll('.jp-OutputArea-output img')]"
-                                 ".map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
-                assert images and len(images) == figures, f"{len(images)} figures on the page, {figures} committed"
-                assert all(complete and width > 0 and height > 0 for complete, width, height in images), images
+                images = page.js(
+                    "return [...document.querySelectorAll('.jp-OutputArea-output img')]"
+                    ".map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
+                )
+                assert images and len(images) == figures, (
+                    f"{len(images)} figures on the page, {figures} committed"
+                )
+                assert all(
+                    complete and width > 0 and height > 0 for complete, width, height in images
+                ), images
                 math = page.js("""
-                    const rendered = [...document.querySelectorAll('.jp-MarkdownCell .jp-RenderedMarkdown')];
+                    const rendered = [
+                        ...document.querySelectorAll('.jp-MarkdownCell .jp-RenderedMarkdown')];
                     const raw = rendered.map(m => { const c = m.cloneNode(true);
-                        c.querySelectorAll('mjx-container, code, pre, script').forEach(e => e.remove());
-                        return c.textContent; }).filter(t => /\\$[^$]*\\\\[a-zA-Z]+|\\\\(frac|sum|log)\\b/.test(t));
+                        c.querySelectorAll('mjx-container, code, pre, script')
+                            .forEach(e => e.remove());
+                        return c.textContent; })
+                        .filter(t => /\\$[^$]*\\\\[a-zA-Z]+|\\\\(frac|sum|log)\\b/.test(t));
                     return [document.querySelectorAll('.jp-RenderedMarkdown mjx-container').length,
-                            document.querySelectorAll('mjx-merror').length, raw.map(t => t.slice(0, 200))];""")
+                            document.querySelectorAll('mjx-merror').length,
+                            raw.map(t => t.slice(0, 200))];""")
                 assert math[0] > 0 and not math[1] and not math[2], f"equations not typeset: {math}"
                 for index in check_cells:
                     exercise_id = nb.cells[index - 1].metadata["tags"][0].split(":", 1)[1]
                     text = page.output_text(index)
                     assert f"⏳ {exercise_id}: not attempted yet" in text, f"cell {index}: {text!r}"
-                figure = next(i for i, c in enumerate(nb.cells) if any("image/png" in o.get("data", {})
-                                                                       for o in c.get("outputs", [])))
+                figure = next(
+                    i
+                    for i, c in enumerate(nb.cells)
+                    if any("image/png" in o.get("data", {}) for o in c.get("outputs", []))
+                )
                 page.show(figure)
                 page.screenshot("2-ran-all-figure-and-equations")
                 page.show(exercise + 1)
@@ -208,12 +251,14 @@ def test_make_lab_runs_chapter_1_and_checks_an_answer_typed_in_the_page(driver, 
             typed_answers(page, exercise, "3")
         assert not lab.leftovers, f"processes that `make lab` left running: {lab.leftovers}"
     finally:  # autosave is off, and nothing here saves: the committed chapter stays as it was
-        assert notebook.read_bytes() == saved, f"chapters/{NOTEBOOK} changed while the browser had it open"
+        assert notebook.read_bytes() == saved, (
+            f"chapters/{NOTEBOOK} changed while the browser had it open"
+        )
 
 
 def test_student_edition_lab_checks_an_answer_typed_in_the_page(driver, shots, tmp_path, edition):
-    """Step 4: the edition's own `make lab` (its Makefile, this repository's installed packages), a kernel
-    that sees the edition's `course` and no `solutions`, and the same typed answers."""
+    """Step 4: the edition's own `make lab` (its Makefile, this repository's installed packages), a
+    kernel that sees the edition's `course` and no `solutions`, and the same typed answers."""
     from course.sandbox import site_paths
 
     nb, exercise = exercise_cells(edition / "chapters" / NOTEBOOK)
@@ -223,11 +268,20 @@ def test_student_edition_lab_checks_an_answer_typed_in_the_page(driver, shots, t
     # starts isolated (-I -S: no .pth files, so not this repository's editable install).
     kernel = home / "edition-share" / "kernels" / "python3"
     kernel.mkdir(parents=True)
-    bootstrap = (f"import sys; sys.path[:0] = [{str(edition)!r}]; sys.path += {site_paths()!r}; "
-                 "from ipykernel import kernelapp; kernelapp.launch_new_instance()")
-    (kernel / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-I", "-S", "-c", bootstrap, "-f", "{connection_file}"],
-        "display_name": "Python 3 (ipykernel)", "language": "python"}), encoding="utf-8")
+    bootstrap = (
+        f"import sys; sys.path[:0] = [{str(edition)!r}]; sys.path += {site_paths()!r}; "
+        "from ipykernel import kernelapp; kernelapp.launch_new_instance()"
+    )
+    (kernel / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-I", "-S", "-c", bootstrap, "-f", "{connection_file}"],
+                "display_name": "Python 3 (ipykernel)",
+                "language": "python",
+            }
+        ),
+        encoding="utf-8",
+    )
     env = learner_environment(home, JUPYTER_PATH=str(kernel.parent.parent))
     # The edition's Makefile, with this repository's virtual environment standing in for the one its
     # `make setup` would install (-o: take it as installed).
@@ -241,8 +295,9 @@ def test_student_edition_lab_checks_an_answer_typed_in_the_page(driver, shots, t
             first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
             page.focus(first)  # the set-up cell: click in and run it
             page.run_here(first, timeout=60)
-            assert page.outputs(first) and all(mime.endswith("stdout") for mime, _ in page.outputs(first)), \
-                page.outputs(first)  # the environment's ✅, and no TensorFlow notices in red
+            assert page.outputs(first) and all(
+                mime.endswith("stdout") for mime, _ in page.outputs(first)
+            ), page.outputs(first)  # the environment's ✅, and no TensorFlow notices in red
             page.keys("escape", "b")  # command mode, then B: a new cell below the active one
             probe = first + 2
             page.wait("a new cell", lambda: len(page.cells()) == len(nb.cells) + 1, 10)
@@ -253,4 +308,6 @@ def test_student_edition_lab_checks_an_answer_typed_in_the_page(driver, shots, t
             assert Path(lines[0]).resolve().is_relative_to(edition.resolve()), lines
             assert lines[1] == "solutions: None", lines
         typed_answers(page, exercise + 1, "4-edition")
-    assert not lab.leftovers, f"processes that the edition's `make lab` left running: {lab.leftovers}"
+    assert not lab.leftovers, (
+        f"processes that the edition's `make lab` left running: {lab.leftovers}"
+    )

@@ -1,9 +1,10 @@
-"""Chapter 1 solutions: equal to Keras/TensorFlow, clear errors on bad input, small trainings work."""
+"""Chapter 1 solutions: equal to Keras/TensorFlow, clear errors on bad input, small trainings
+work."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import keras
 
 from solutions import ch01
 from tinyllm import bigram, logistic_regression, tokenizers
@@ -11,21 +12,29 @@ from tinyllm import bigram, logistic_regression, tokenizers
 
 def test_sigmoid_equals_keras_and_is_finite():
     z = np.linspace(-30, 30, 121).astype(np.float32)
-    np.testing.assert_allclose(ch01.sigmoid(z), keras.ops.convert_to_numpy(keras.ops.sigmoid(z)), atol=1e-6)
+    np.testing.assert_allclose(
+        ch01.sigmoid(z), keras.ops.convert_to_numpy(keras.ops.sigmoid(z)), atol=1e-6
+    )
     extreme = ch01.sigmoid(np.array([-1e4, 1e4], np.float32))
     assert np.all(np.isfinite(extreme)) and extreme[0] == 0 and extreme[1] == 1
 
 
 def test_relu_equals_keras():
     x = np.linspace(-3, 3, 13).astype(np.float32)
-    np.testing.assert_array_equal(ch01.relu(x), keras.ops.convert_to_numpy(keras.activations.relu(x)))
+    np.testing.assert_array_equal(
+        ch01.relu(x), keras.ops.convert_to_numpy(keras.activations.relu(x))
+    )
 
 
 @pytest.mark.parametrize("from_logits", [False, True])
 def test_bce_equals_keras(from_logits):
     rng = np.random.default_rng(0)
     y = (rng.random((6, 5)) > 0.5).astype(np.float32)
-    pred = rng.normal(0, 3, (6, 5)).astype(np.float32) if from_logits else rng.uniform(0.01, 0.99, (6, 5)).astype(np.float32)
+    pred = (
+        rng.normal(0, 3, (6, 5)).astype(np.float32)
+        if from_logits
+        else rng.uniform(0.01, 0.99, (6, 5)).astype(np.float32)
+    )
     expected = float(keras.losses.BinaryCrossentropy(from_logits=from_logits)(y, pred))
     assert ch01.binary_cross_entropy(y, pred, from_logits) == pytest.approx(expected, rel=1e-5)
 
@@ -36,7 +45,9 @@ def test_gradients_equal_gradient_tape():
     y = (rng.random(20) > 0.5).astype(np.float32)
     w, b = tf.Variable(rng.normal(size=4).astype(np.float32)), tf.Variable(0.3)
     with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=tf.linalg.matvec(x, w) + b))
+        loss = tf.reduce_mean(
+            tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=tf.linalg.matvec(x, w) + b)
+        )
     dw_tape, db_tape = tape.gradient(loss, [w, b])
     dw, db = ch01.logistic_regression_gradients(w.numpy(), float(b.numpy()), x, y)
     np.testing.assert_allclose(dw, dw_tape.numpy(), atol=1e-6)
@@ -51,14 +62,35 @@ def test_gradients_equal_gradient_tape():
         (lambda: ch01.binary_cross_entropy([1, 0], [0.5, 0.5, 0.5]), ValueError, "same shape"),
         (lambda: ch01.binary_cross_entropy([1, 0], [2.0, -1.0]), ValueError, "from_logits=True"),
         (lambda: ch01.binary_cross_entropy([2, 0], [0.5, 0.5]), ValueError, "y_true must lie in"),
-        (lambda: ch01.logistic_regression_gradients(np.zeros(3), 0.0, np.ones((4, 2)), np.zeros(4)), ValueError,
-         "w must have shape (2,)"),
-        (lambda: ch01.logistic_regression_gradients(np.zeros(2), 0.0, np.ones((4, 2)), np.zeros(3)), ValueError,
-         "y must have shape (4,)"),
-        (lambda: ch01.logistic_regression_gradients(np.zeros(2), 0.0, np.ones(4), np.zeros(4)), ValueError,
-         "x must have 2 dimension"),
-        (lambda: tokenizers.CharTokenizer("abc").encode("abz"), ValueError, "not in the vocabulary: 'z'"),
-        (lambda: tokenizers.CharTokenizer("abc").decode([0, 5]), ValueError, "ids must lie in [0, 2]"),
+        (
+            lambda: ch01.logistic_regression_gradients(
+                np.zeros(3), 0.0, np.ones((4, 2)), np.zeros(4)
+            ),
+            ValueError,
+            "w must have shape (2,)",
+        ),
+        (
+            lambda: ch01.logistic_regression_gradients(
+                np.zeros(2), 0.0, np.ones((4, 2)), np.zeros(3)
+            ),
+            ValueError,
+            "y must have shape (4,)",
+        ),
+        (
+            lambda: ch01.logistic_regression_gradients(np.zeros(2), 0.0, np.ones(4), np.zeros(4)),
+            ValueError,
+            "x must have 2 dimension",
+        ),
+        (
+            lambda: tokenizers.CharTokenizer("abc").encode("abz"),
+            ValueError,
+            "not in the vocabulary: 'z'",
+        ),
+        (
+            lambda: tokenizers.CharTokenizer("abc").decode([0, 5]),
+            ValueError,
+            "ids must lie in [0, 2]",
+        ),
         (lambda: tokenizers.CharTokenizer(""), ValueError, "non-empty"),
     ],
 )
@@ -88,7 +120,11 @@ def test_char_tokenizer_round_trip_including_chinese():
 
 def test_bigram_counts_beat_unigram_on_structured_text():
     ids = np.array([0, 1, 2] * 200, np.int64)
-    assert bigram.bigram_counts_cross_entropy(ids, ids, 3) < 0.05 < bigram.unigram_cross_entropy(ids, ids, 3)
+    assert (
+        bigram.bigram_counts_cross_entropy(ids, ids, 3)
+        < 0.05
+        < bigram.unigram_cross_entropy(ids, ids, 3)
+    )
 
 
 def test_naive_bayes_equals_scikit_learn_and_its_linear_logit():
@@ -100,31 +136,44 @@ def test_naive_bayes_equals_scikit_learn_and_its_linear_logit():
     y = np.repeat([0, 1, 2], 20)
     x = rng.normal(size=(60, 4)) * (1 + y[:, None]) + y[:, None]
     ours = GaussianNaiveBayes(shared_variance=False).fit(x, y)
-    np.testing.assert_allclose(ours.predict_proba(x), GaussianNB().fit(x, y).predict_proba(x), atol=1e-10)
+    np.testing.assert_allclose(
+        ours.predict_proba(x), GaussianNB().fit(x, y).predict_proba(x), atol=1e-10
+    )
     binary = y < 2
     shared = GaussianNaiveBayes(shared_variance=True).fit(x[binary], y[binary])
     w, b = shared.as_logistic_regression()
-    np.testing.assert_allclose(shared.predict_proba(x)[:, 1], 1 / (1 + np.exp(-(x @ w + b))), atol=1e-12)
+    np.testing.assert_allclose(
+        shared.predict_proba(x)[:, 1], 1 / (1 + np.exp(-(x @ w + b))), atol=1e-12
+    )
     assert np.allclose(shared.variances[0], shared.variances[1])
-
 
 
 def test_redundant_features_dataset():
     from course.data import make_redundant_features_dataset
 
     x, y = make_redundant_features_dataset(5000, seed=3)
-    assert x.shape == (5000, 23) and y.shape == (5000,) and x.dtype == np.float32 and y.dtype == np.float32
+    assert (
+        x.shape == (5000, 23)
+        and y.shape == (5000,)
+        and x.dtype == np.float32
+        and y.dtype == np.float32
+    )
     assert set(np.unique(y)) == {0.0, 1.0} and abs(y.mean() - 0.5) < 0.03  # a fair coin
     again_x, again_y = make_redundant_features_dataset(5000, seed=3)
     np.testing.assert_array_equal(x, again_x)
     np.testing.assert_array_equal(y, again_y)
-    assert not np.array_equal(make_redundant_features_dataset(50, seed=4)[0], make_redundant_features_dataset(50, seed=5)[0])
+    assert not np.array_equal(
+        make_redundant_features_dataset(50, seed=4)[0],
+        make_redundant_features_dataset(50, seed=5)[0],
+    )
     sign = 2 * y - 1
-    assert np.allclose((x * sign[:, None]).mean(axis=0), [0.3] * 20 + [0.4] * 3, atol=0.05)  # class shifts
+    # class shifts
+    assert np.allclose((x * sign[:, None]).mean(axis=0), [0.3] * 20 + [0.4] * 3, atol=0.05)
     within = x[y == 1] - x[y == 1].mean(axis=0)
     correlation = np.corrcoef(within.T)
     assert np.all(correlation[20:, 20:][~np.eye(3, dtype=bool)] > 0.88)  # copies: 1 / 1.09 = 0.92
-    assert np.abs(correlation[:20, :20][~np.eye(20, dtype=bool)]).max() < 0.1  # the rest independent
+    # the rest independent
+    assert np.abs(correlation[:20, :20][~np.eye(20, dtype=bool)]).max() < 0.1
 
 
 @pytest.mark.parametrize("n", [0, -3, 2.5, "10", True])
@@ -133,6 +182,7 @@ def test_redundant_features_dataset_bad_n(n):
 
     with pytest.raises(ValueError, match="n must be a positive integer"):
         make_redundant_features_dataset(n)
+
 
 def test_batched_logistic_regressions_equal_one_at_a_time():
     from tinyllm.naive_bayes import train_logistic_regressions
@@ -168,7 +218,10 @@ def test_learning_curves_shape_and_a_separable_case():
         (lambda nb: nb.fit(np.ones((4, 2)), [0, 1, 1]), "same number of rows"),
         (lambda nb: nb.fit(np.ones((4, 2)), [0, 1, -1, 1]), "non-negative"),
         (lambda nb: nb.fit(np.ones((4, 2)), [0, 1, 0, 1]).log_joint(np.ones((2, 3))), "2 features"),
-        (lambda nb: nb.fit(np.ones((6, 2)), [0, 1, 2, 0, 1, 2]).as_logistic_regression(), "two-class"),
+        (
+            lambda nb: nb.fit(np.ones((6, 2)), [0, 1, 2, 0, 1, 2]).as_logistic_regression(),
+            "two-class",
+        ),
     ],
 )
 def test_naive_bayes_bad_input(call, words):

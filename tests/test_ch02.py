@@ -1,4 +1,5 @@
-"""Chapter 2 solutions: equal to Keras's LSTM cell and loss, clear errors, the dataset keeps its promises.
+"""Chapter 2 solutions: equal to Keras's LSTM cell and loss, clear errors, the dataset keeps its
+promises.
 
 The full training runs once, in the solved notebook (tests/test_ch02_notebook.py); here
 only a tiny smoke model is trained, to exercise decoding.
@@ -13,8 +14,8 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from solutions import ch02
 from course.data import SEQ2SEQ_DIR, load_lexicon, load_translation_data, read_pairs
+from solutions import ch02
 from tinyllm import recurrence, seq2seq, sequence_metrics
 from tinyllm.tokenizers import END_ID, PAD_ID, START_ID
 
@@ -34,7 +35,9 @@ def test_lstm_cell_step_equals_keras_lstm_cell(batch, features, units):
     rng = np.random.default_rng(units)
     cell = keras.layers.LSTMCell(units)
     cell.build((None, features))
-    cell.set_weights([w + rng.normal(0, 0.3, w.shape).astype("float32") for w in cell.get_weights()])
+    cell.set_weights(
+        [w + rng.normal(0, 0.3, w.shape).astype("float32") for w in cell.get_weights()]
+    )
     x = rng.normal(size=(batch, features)).astype("float32")
     h, c = rng.normal(0, 0.5, (2, batch, units)).astype("float32")
     keras_h, (_, keras_c) = cell(x, [h, c])
@@ -86,7 +89,9 @@ def _random_batch(seed=0, b=4, t=7, v=11):
 
 def test_masked_cross_entropy_equals_keras_with_sample_weight():
     y, logits, mask = _random_batch()
-    keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
+    keras_loss = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction="mean_with_sample_weight"
+    )
     expected = float(keras_loss(y, logits, sample_weight=mask))
     assert ch02.masked_sequence_cross_entropy(y, logits, mask) == pytest.approx(expected, rel=1e-5)
 
@@ -108,9 +113,12 @@ def test_masked_cross_entropy_equals_keras_loss_with_a_propagated_mask():
 
 
 def test_keras_default_reduction_with_sample_weight_is_not_the_token_mean():
-    """The pitfall the chapter warns about: sum_over_batch_size divides by b·t, not by the real tokens."""
+    """The pitfall the chapter warns about: sum_over_batch_size divides by b·t, not by the real
+    tokens."""
     y, logits, mask = _random_batch(seed=2)
-    default = float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, logits, sample_weight=mask))
+    default = float(
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, logits, sample_weight=mask)
+    )
     token_mean = float(ch02.masked_sequence_cross_entropy(y, logits, mask))
     assert default == pytest.approx(token_mean * mask.sum() / mask.size, rel=1e-5)
     assert default < token_mean * 0.9
@@ -128,18 +136,25 @@ def test_masked_cross_entropy_is_stable_and_checks_shapes():
 
 
 def _perturbed_seq2seq(data, seed=3):
-    """A build_seq2seq model (e = 8, u = 16) with every weight moved off Keras's start by N(0, 0.3)."""
-    model = seq2seq.build_seq2seq(data.source_vocab.size, data.target_vocab.size, embedding_dim=8, units=16)
+    """A build_seq2seq model (e = 8, u = 16) with every weight moved off Keras's start by N(0,
+    0.3)."""
+    model = seq2seq.build_seq2seq(
+        data.source_vocab.size, data.target_vocab.size, embedding_dim=8, units=16
+    )
     rng = np.random.default_rng(seed)
-    model.set_weights([w + rng.normal(0, 0.3, w.shape).astype("float32") for w in model.get_weights()])
+    model.set_weights(
+        [w + rng.normal(0, 0.3, w.shape).astype("float32") for w in model.get_weights()]
+    )
     return model
 
 
 def test_decoder_step_on_decoder_params_equals_the_keras_decoder_step(data):
-    """ch02.decoder_step on decoder_params(model) is inference_models(model)[1], the step greedy_decode runs.
+    """ch02.decoder_step on decoder_params(model) is inference_models(model)[1], the step
+    greedy_decode runs.
 
-    Measured max |Δ| = 1.2e-7 on logits up to 1.3, 8.9e-8 on h', 1.4e-7 on c' (seeds 3, 5, 7: ≤ 2.4e-7):
-    float32 Keras against the float64 reference, a few float32 ulps. Band 1e-5; h' moves 1.2 from h.
+    Measured max |Δ| = 1.2e-7 on logits up to 1.3, 8.9e-8 on h', 1.4e-7 on c' (seeds 3, 5, 7: ≤
+    2.4e-7): float32 Keras against the float64 reference, a few float32 ulps. Band 1e-5; h' moves
+    1.2 from h.
     """
     model = _perturbed_seq2seq(data)
     params = seq2seq.decoder_params(model)
@@ -150,7 +165,9 @@ def test_decoder_step_on_decoder_params_equals_the_keras_decoder_step(data):
     rng = np.random.default_rng(4)
     ids = rng.integers(0, data.target_vocab.size, 6)
     h, c = rng.normal(0, 0.5, (2, 6, 16)).astype("float32")
-    keras_logits, keras_h, keras_c = (ops_numpy(v) for v in keras_step([ids[:, None].astype("int32"), h, c]))
+    keras_logits, keras_h, keras_c = (
+        ops_numpy(v) for v in keras_step([ids[:, None].astype("int32"), h, c])
+    )
     logits, h_new, c_new = ch02.decoder_step(ids, h, c, params)
     assert logits.shape == (6, data.target_vocab.size) and logits.dtype == np.float32
     assert np.abs(logits - keras_logits[:, 0]).max() < 1e-5
@@ -159,11 +176,13 @@ def test_decoder_step_on_decoder_params_equals_the_keras_decoder_step(data):
 
 
 def test_greedy_decoding_with_the_reference_step_gives_greedy_decode_ids(data):
-    """Repeating ch02.decoder_step from the encoder's (h, c), argmax fed back in, gives greedy_decode's ids.
+    """Repeating ch02.decoder_step from the encoder's (h, c), argmax fed back in, gives
+    greedy_decode's ids.
 
-    Measured on these 8 sentences × 18 steps (the untrained model never says <end>): the smallest gap between
-    the two largest logits of a step is 3.8e-4 (seeds 5, 7: 1.1e-2, 6.9e-4), a thousand times the ≤ 3.6e-7
-    that separates the NumPy and the Keras step's logits along the way, so no near-tie can flip a token.
+    Measured on these 8 sentences × 18 steps (the untrained model never says <end>): the smallest
+    gap between the two largest logits of a step is 3.8e-4 (seeds 5, 7: 1.1e-2, 6.9e-4), a thousand
+    times the ≤ 3.6e-7 that separates the NumPy and the Keras step's logits along the way, so no
+    near-tie can flip a token.
     """
     model = _perturbed_seq2seq(data)
     sources = data.test.encoder_inputs[::195][:8]
@@ -183,33 +202,55 @@ def test_greedy_decoding_with_the_reference_step_gives_greedy_decode_ids(data):
         ids[:, t] = np.where(done, PAD_ID, token)
         done |= ids[:, t] == END_ID
     np.testing.assert_array_equal(ids, expected)
-    assert min(gaps) > 1e-5  # far above the steps' disagreement: a flipped token would be a real bug
-    assert len(np.unique(expected)) >= 5  # 6 measured: not one token repeated, the steps really differ
+    # far above the steps' disagreement: a flipped token would be a real bug
+    assert min(gaps) > 1e-5
+    # 6 measured: not one token repeated, the steps really differ
+    assert len(np.unique(expected)) >= 5
 
 
 def _decoder_dict(v=7, e=3, u=2):
     rng = np.random.default_rng(0)
-    shapes = {"embedding": (v, e), "kernel": (e, 4 * u), "recurrent_kernel": (u, 4 * u), "bias": (4 * u,),
-              "dense_kernel": (u, v), "dense_bias": (v,)}
+    shapes = {
+        "embedding": (v, e),
+        "kernel": (e, 4 * u),
+        "recurrent_kernel": (u, 4 * u),
+        "bias": (4 * u,),
+        "dense_kernel": (u, v),
+        "dense_bias": (v,),
+    }
     return {k: rng.normal(size=shape).astype("float32") for k, shape in shapes.items()}
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda p, s: ch02.decoder_step([1, 2], s, s, {k: v for k, v in p.items() if k != "dense_bias"}),
-     "params is missing dense_bias"),
-    (lambda p, s: ch02.decoder_step([1, 7], s, s, p), r"token_ids must lie in \[0, 6\]"),
-    (lambda p, s: ch02.decoder_step([-1, 0], s, s, p), r"token_ids must lie in \[0, 6\]"),
-    (lambda p, s: ch02.decoder_step([[1], [2]], s, s, p), "token_ids must have 1 dimension"),
-    (lambda p, s: ch02.decoder_step([1.5, 2], s, s, p), "token_ids must hold whole numbers"),
-    (lambda p, s: ch02.decoder_step([1, 2, 3], s, s, p), "must share b"),
-    (lambda p, s: ch02.decoder_step([1, 2], s, np.zeros((2, 3)), p), "must share b"),
-    (lambda p, s: ch02.decoder_step([1, 2], s, s, {**p, "dense_kernel": np.zeros((2, 6))}),
-     r"dense_kernel must have shape \(2, 7\)"),
-    (lambda p, s: ch02.decoder_step([1, 2], s, s, {**p, "kernel": np.zeros((4, 8))}),
-     r"kernel must have shape \(3, 8\) for embedding \(7, 3\)"),
-    (lambda p, s: ch02.decoder_step([1, 2], s, s, {**p, "bias": np.zeros(6)}), r"bias must have shape \(8,\)"),
-    (lambda p, s: ch02.decoder_step([1, 2], s, s, list(p.values())), "params must be a dict"),
-])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (
+            lambda p, s: ch02.decoder_step(
+                [1, 2], s, s, {k: v for k, v in p.items() if k != "dense_bias"}
+            ),
+            "params is missing dense_bias",
+        ),
+        (lambda p, s: ch02.decoder_step([1, 7], s, s, p), r"token_ids must lie in \[0, 6\]"),
+        (lambda p, s: ch02.decoder_step([-1, 0], s, s, p), r"token_ids must lie in \[0, 6\]"),
+        (lambda p, s: ch02.decoder_step([[1], [2]], s, s, p), "token_ids must have 1 dimension"),
+        (lambda p, s: ch02.decoder_step([1.5, 2], s, s, p), "token_ids must hold whole numbers"),
+        (lambda p, s: ch02.decoder_step([1, 2, 3], s, s, p), "must share b"),
+        (lambda p, s: ch02.decoder_step([1, 2], s, np.zeros((2, 3)), p), "must share b"),
+        (
+            lambda p, s: ch02.decoder_step([1, 2], s, s, {**p, "dense_kernel": np.zeros((2, 6))}),
+            r"dense_kernel must have shape \(2, 7\)",
+        ),
+        (
+            lambda p, s: ch02.decoder_step([1, 2], s, s, {**p, "kernel": np.zeros((4, 8))}),
+            r"kernel must have shape \(3, 8\) for embedding \(7, 3\)",
+        ),
+        (
+            lambda p, s: ch02.decoder_step([1, 2], s, s, {**p, "bias": np.zeros(6)}),
+            r"bias must have shape \(8,\)",
+        ),
+        (lambda p, s: ch02.decoder_step([1, 2], s, s, list(p.values())), "params must be a dict"),
+    ],
+)
 def test_decoder_step_rejects_bad_input(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call(_decoder_dict(), np.zeros((2, 2), "float32"))
@@ -220,8 +261,9 @@ def test_decoder_step_keeps_float64():
     h = np.random.default_rng(1).normal(size=(3, 2))
     logits, h_new, c_new = ch02.decoder_step(np.array([0, 6, 3]), h, h, p)
     assert logits.dtype == h_new.dtype == c_new.dtype == np.float64
-    expected_h, expected_c = ch02.lstm_cell_step(p["embedding"][[0, 6, 3]], h, h, p["kernel"], p["recurrent_kernel"],
-                                                 p["bias"])
+    expected_h, expected_c = ch02.lstm_cell_step(
+        p["embedding"][[0, 6, 3]], h, h, p["kernel"], p["recurrent_kernel"], p["bias"]
+    )
     np.testing.assert_allclose(h_new, expected_h, atol=1e-6)
     np.testing.assert_allclose(logits, h_new @ p["dense_kernel"] + p["dense_bias"], atol=1e-12)
 
@@ -241,15 +283,18 @@ def test_vocabulary_round_trip_and_padding(data):
     assert vocab.decode([START_ID, *ids, END_ID, 5, 6]) == "the cat sleeps"  # stops at <end>
 
 
-@pytest.mark.parametrize("sentence,error,message", [
-    ("", ValueError, "empty"),
-    ("   ", ValueError, "empty"),
-    ("the zebra sleeps", ValueError, "outside the vocabulary: 'zebra'"),
-    ("the cat sleeps.", ValueError, "'sleeps.'"),
-    ("the <end> sleeps", ValueError, "'<end>'"),
-    (" ".join(["the big dog"] * 6), ValueError, "at most 15"),
-    (42, TypeError, "must be a string"),
-])
+@pytest.mark.parametrize(
+    "sentence,error,message",
+    [
+        ("", ValueError, "empty"),
+        ("   ", ValueError, "empty"),
+        ("the zebra sleeps", ValueError, "outside the vocabulary: 'zebra'"),
+        ("the cat sleeps.", ValueError, "'sleeps.'"),
+        ("the <end> sleeps", ValueError, "'<end>'"),
+        (" ".join(["the big dog"] * 6), ValueError, "at most 15"),
+        (42, TypeError, "must be a string"),
+    ],
+)
 def test_vocabulary_gives_clear_errors(data, sentence, error, message):
     with pytest.raises(error, match=re.escape(message)):
         data.source_vocab.encode(sentence)
@@ -262,10 +307,14 @@ def test_decode_rejects_ids_outside_the_vocabulary(data):
 
 def test_dataset_shapes_and_lengths(data):
     assert (len(data.train), len(data.validation), len(data.test)) == (19500, 390, 1560)
-    assert data.train.encoder_inputs.shape == (19500, 15) and data.train.targets.shape == (19500, 18)
+    assert data.train.encoder_inputs.shape == (19500, 15) and data.train.targets.shape == (
+        19500,
+        18,
+    )
     for split in (data.train, data.validation, data.test):
         lengths, counts = np.unique(split.source_lengths, return_counts=True)
-        assert list(lengths) == list(range(3, 16)) and len(set(counts)) == 1  # the same number per length
+        # the same number per length
+        assert list(lengths) == list(range(3, 16)) and len(set(counts)) == 1
         assert split.encoder_inputs.dtype == np.int32
         assert ((split.targets == END_ID).sum(axis=1) == 1).all()
         np.testing.assert_array_equal(split.target_mask, split.targets != PAD_ID)
@@ -280,7 +329,8 @@ def test_held_out_sentences_are_unseen_and_distinct(data):
 
 
 def test_targets_follow_the_zorbian_rules(data):
-    """Same content words as the source (through the lexicon), plus the particles; the verb goes last."""
+    """Same content words as the source (through the lexicon), plus the particles; the verb goes
+    last."""
     lexicon = load_lexicon()
     assert len({zorbian for zorbian, _ in lexicon.values()}) == len(lexicon)  # one-to-one
     for source, target in zip(data.test.sources[:300], data.test.references[:300]):
@@ -318,13 +368,19 @@ def test_read_pairs_reports_a_bad_line(tmp_path):
 def test_exact_match_and_token_accuracy_by_hand():
     targets = np.array([[5, 6, 2, 0], [7, 2, 0, 0], [5, 5, 5, 2]])
     predicted = np.array([[5, 6, 2, 0, 0], [7, 8, 2, 0, 0], [5, 5, 6, 2, 0]])
-    np.testing.assert_array_equal(sequence_metrics.exact_match_per_sentence(predicted, targets), [True, False, False])
+    np.testing.assert_array_equal(
+        sequence_metrics.exact_match_per_sentence(predicted, targets), [True, False, False]
+    )
     assert sequence_metrics.exact_match(predicted, targets) == pytest.approx(1 / 3)
     # tokens: 3/3, 1/2 (the <end> comes one step late), 3/4 (position by position)
     assert sequence_metrics.token_accuracy(predicted, targets) == pytest.approx(7 / 9)
-    np.testing.assert_allclose(sequence_metrics.token_accuracy_per_sentence(predicted, targets), [1, 0.5, 0.75])
+    np.testing.assert_allclose(
+        sequence_metrics.token_accuracy_per_sentence(predicted, targets), [1, 0.5, 0.75]
+    )
     # no <end> at all is not an exact match, even if the words are right
-    assert not sequence_metrics.exact_match_per_sentence(np.array([[7, 0, 0]]), np.array([[7, 2, 0]]))[0]
+    assert not sequence_metrics.exact_match_per_sentence(
+        np.array([[7, 0, 0]]), np.array([[7, 2, 0]])
+    )[0]
     by_length = sequence_metrics.accuracy_by_length([2, 1, 2], predicted, targets)
     assert list(by_length["length"]) == [1, 2] and list(by_length["count"]) == [1, 2]
     np.testing.assert_allclose(by_length["exact_match"], [0, 0.5])
@@ -348,7 +404,8 @@ def test_build_seq2seq_shapes_and_loss():
 
 
 def test_encoder_state_ignores_padding():
-    """mask_zero on the source embedding: padding a sentence does not change the encoder's final state."""
+    """mask_zero on the source embedding: padding a sentence does not change the encoder's final
+    state."""
     model = seq2seq.build_seq2seq(20, 30, embedding_dim=8, units=16)
     encoder, _ = seq2seq.inference_models(model)
     h_short, c_short = encoder(np.array([[5, 6, 7]], "int32"))
@@ -366,12 +423,16 @@ def test_decoding_rejects_bad_encoder_inputs():
     with pytest.raises(ValueError, match="max_length"):
         seq2seq.greedy_decode(model, np.array([[3, 4]]), 0)
     with pytest.raises(ValueError, match="named layers"):
-        seq2seq.greedy_decode(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), np.array([[3, 4]]), 4)
+        seq2seq.greedy_decode(
+            keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), np.array([[3, 4]]), 4
+        )
 
 
 def test_input_sensitivity_shows_vanishing_and_the_open_forget_gate():
-    sensitivity = {label: recurrence.input_sensitivity(layer, length=60)
-                   for label, layer in recurrence.recurrent_layers_for_sensitivity().items()}
+    sensitivity = {
+        label: recurrence.input_sensitivity(layer, length=60)
+        for label, layer in recurrence.recurrent_layers_for_sensitivity().items()
+    }
     rnn, lstm_open = sensitivity["tanh RNN"], sensitivity["LSTM, forget gate open (bias 5)"]
     assert rnn[50] < 1e-4 * rnn[0]  # vanishes
     assert lstm_open[50] > 0.3 * lstm_open[2]  # carried
@@ -381,7 +442,9 @@ def test_input_sensitivity_shows_vanishing_and_the_open_forget_gate():
 @pytest.mark.slow
 def test_smoke_training_and_both_greedy_decoders_agree():
     data = load_translation_data(train_size=512)
-    model = seq2seq.build_seq2seq(data.source_vocab.size, data.target_vocab.size, embedding_dim=8, units=16)
+    model = seq2seq.build_seq2seq(
+        data.source_vocab.size, data.target_vocab.size, embedding_dim=8, units=16
+    )
     history = seq2seq.train_seq2seq(model, data, epochs=2, batch_size=128)
     assert history.history["loss"][1] < history.history["loss"][0]
     stepwise = seq2seq.greedy_decode(model, data.test.encoder_inputs[:64], 18)
@@ -394,8 +457,12 @@ def test_smoke_training_and_both_greedy_decoders_agree():
     assert 0.0 <= result["exact_match"] <= result["token_accuracy"] <= 1.0
     assert isinstance(seq2seq.translate(model, data, "the cat sleeps"), str)
     assert len(seq2seq.translate(model, data, ["the cat sleeps", "anna runs"])) == 2
-    for bad, message in [("", "empty"), ("the unicorn sleeps", "unicorn"),
-                         (" ".join(["the big dog"] * 6), "at most 15"), ([], "empty")]:
+    for bad, message in [
+        ("", "empty"),
+        ("the unicorn sleeps", "unicorn"),
+        (" ".join(["the big dog"] * 6), "at most 15"),
+        ([], "empty"),
+    ]:
         with pytest.raises(ValueError, match=message):
             seq2seq.translate(model, data, bad)
     with pytest.raises(TypeError, match="string or a list"):

@@ -1,18 +1,24 @@
-"""Chapter 4: the from-scratch attention equals Keras's, the layers chapter 5 reuses behave, bad input is refused."""
+"""Chapter 4: the from-scratch attention equals Keras's, the layers chapter 5 reuses behave, bad
+input is refused."""
 
-import numpy as np
-import pytest
-
-import course  # noqa: F401  (pins the TensorFlow backend before Keras is imported)
 import keras
 import keras_hub
+import numpy as np
+import pytest
 from keras import ops
 
+import course  # noqa: F401  (pins the TensorFlow backend before Keras is imported)
 from course.data import load_translation_data
+from solutions.ch04 import (
+    BLOCK_KEYS,
+    causal_mask,
+    multi_head_self_attention,
+    scaled_dot_product_attention,
+    sinusoidal_positional_encoding,
+    transformer_block,
+)
 from tinyllm import attention_seq2seq, seq2seq, transformer
-from solutions.ch04 import (BLOCK_KEYS, causal_mask, multi_head_self_attention, scaled_dot_product_attention,
-                            sinusoidal_positional_encoding, transformer_block)
-from tinyllm.attention import copy_keras_mha_weights, MultiHeadSelfAttention
+from tinyllm.attention import MultiHeadSelfAttention, copy_keras_mha_weights
 from tinyllm.transformer import TransformerBlock, block_params
 
 ATOL = 1e-5  # float32 matmuls in a different order: measured max |Δ| ≈ 3e-7 on these sizes
@@ -27,7 +33,9 @@ def _keras_mha(d, h, use_bias, x):
     layer = keras.layers.MultiHeadAttention(h, d // h, use_bias=use_bias)
     layer(x, x)
     if use_bias:  # Keras starts biases at zero; make them matter
-        layer.set_weights([w + _normal(i, *w.shape, scale=0.1) for i, w in enumerate(layer.get_weights())])
+        layer.set_weights(
+            [w + _normal(i, *w.shape, scale=0.1) for i, w in enumerate(layer.get_weights())]
+        )
     return layer
 
 
@@ -46,8 +54,11 @@ def test_reference_multi_head_attention_equals_keras(num_heads, masking):
     layer = _keras_mha(d, num_heads, False, x)
     wq, wk, wv, wo = layer.get_weights()  # (d, h, dh) ×3 and (h, dh, d)
     weights = [w.reshape(d, d) for w in (wq, wk, wv, wo)]
-    mask = {"none": None, "causal": causal_mask(t),
-            "padding": np.repeat(_padding(b, t, [5, 3, 1])[:, None, :], t, axis=1)}[masking]
+    mask = {
+        "none": None,
+        "causal": causal_mask(t),
+        "padding": np.repeat(_padding(b, t, [5, 3, 1])[:, None, :], t, axis=1),
+    }[masking]
     keras_mask = None if mask is None else np.broadcast_to(mask, (b, t, t))
     expected = ops.convert_to_numpy(layer(x, x, attention_mask=keras_mask))
     got = multi_head_self_attention(x, *weights, num_heads, mask=mask)
@@ -85,8 +96,11 @@ def test_layer_weights_equal_the_exercise_reference():
     layer.qkv.set_weights([np.concatenate(w[:3], axis=1)])
     layer.out.set_weights([w[3]])
     got, weights = layer(x, causal=True, return_attention=True)
-    np.testing.assert_allclose(ops.convert_to_numpy(got), multi_head_self_attention(x, *w, h, mask=causal_mask(t)),
-                               atol=ATOL)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(got),
+        multi_head_self_attention(x, *w, h, mask=causal_mask(t)),
+        atol=ATOL,
+    )
     # the returned weights are those of scaled_dot_product_attention on each head's slice
     q, k, v = (np.matmul(x, wi).reshape(b, t, h, d // h).transpose(0, 2, 1, 3) for wi in w[:3])
     _, expected = scaled_dot_product_attention(q, k, v, causal_mask(t))
@@ -107,18 +121,24 @@ def test_scaled_dot_product_attention_equals_keras_ops():
 
 def test_sinusoidal_encoding_equals_keras_hub():
     for length, depth in [(7, 4), (50, 32), (3, 128)]:
-        expected = keras_hub.layers.SinePositionEncoding()(np.zeros((1, length, depth), np.float32))[0]
-        np.testing.assert_allclose(sinusoidal_positional_encoding(length, depth), ops.convert_to_numpy(expected),
-                                   atol=2e-5)
+        expected = keras_hub.layers.SinePositionEncoding()(
+            np.zeros((1, length, depth), np.float32)
+        )[0]
+        np.testing.assert_allclose(
+            sinusoidal_positional_encoding(length, depth), ops.convert_to_numpy(expected), atol=2e-5
+        )
 
 
 def test_causal_mask_matches_the_layers_causal_mask():
-    _, weights = MultiHeadSelfAttention(8, 2)(_normal(3, 1, 6, 8), causal=True, return_attention=True)
-    for head in ops.convert_to_numpy(weights)[0]:  # a key gets weight exactly where the exercise's mask allows it
+    _, weights = MultiHeadSelfAttention(8, 2)(
+        _normal(3, 1, 6, 8), causal=True, return_attention=True
+    )
+    # a key gets weight exactly where the exercise's mask allows it
+    for head in ops.convert_to_numpy(weights)[0]:
         np.testing.assert_array_equal(head > 0, causal_mask(6))
 
 
-# --------------------------------------------------------------------------- edge cases: clear errors, no NaN
+# --------------------------------------------------------------- edge cases: clear errors, no NaN
 
 
 def test_fully_masked_row_is_an_error_in_the_exercise_reference():
@@ -133,13 +153,16 @@ def test_fully_masked_row_gives_zeros_not_nan_in_the_layer():
     b, t, d = 2, 4, 8
     x = _normal(10, b, t, d)
     layer = MultiHeadSelfAttention(d, 2)
-    padding = np.array([[True, True, False, False], [False, False, False, False]])  # sample 1 is all padding
+    # sample 1 is all padding
+    padding = np.array([[True, True, False, False], [False, False, False, False]])
     y, weights = layer(x, mask=padding, return_attention=True)
     y, weights = ops.convert_to_numpy(y), ops.convert_to_numpy(weights)
     assert np.isfinite(y).all() and np.isfinite(weights).all()
     np.testing.assert_allclose(weights[0].sum(axis=-1), 1.0, atol=1e-6)
     assert np.all(weights[1] == 0)  # documented: attends to nothing
-    np.testing.assert_allclose(y[1], np.broadcast_to(ops.convert_to_numpy(layer.out.bias), (t, d)), atol=1e-6)
+    np.testing.assert_allclose(
+        y[1], np.broadcast_to(ops.convert_to_numpy(layer.out.bias), (t, d)), atol=1e-6
+    )
 
 
 def test_query_and_key_depths_must_match():
@@ -148,7 +171,9 @@ def test_query_and_key_depths_must_match():
     with pytest.raises(ValueError, match=r"k and v"):
         scaled_dot_product_attention(_normal(0, 2, 3), _normal(1, 4, 3), _normal(2, 5, 2))
     with pytest.raises(ValueError, match=r"mask of shape \(3, 3\) does not broadcast"):
-        scaled_dot_product_attention(_normal(0, 2, 3), _normal(1, 4, 3), _normal(2, 4, 2), np.ones((3, 3), bool))
+        scaled_dot_product_attention(
+            _normal(0, 2, 3), _normal(1, 4, 3), _normal(2, 4, 2), np.ones((3, 3), bool)
+        )
 
 
 def test_huge_logits_stay_finite():
@@ -158,30 +183,43 @@ def test_huge_logits_stay_finite():
     assert np.isfinite(output).all()
     np.testing.assert_allclose(weights, [[0.5, 0, 0.5]] * 2, atol=1e-6)
     layer = MultiHeadSelfAttention(4, 2)
-    assert np.isfinite(ops.convert_to_numpy(layer(np.full((1, 3, 4), 1e3, np.float32), causal=True))).all()
+    assert np.isfinite(
+        ops.convert_to_numpy(layer(np.full((1, 3, 4), 1e3, np.float32), causal=True))
+    ).all()
 
 
 def _perturbed_block(causal, seed=4):
-    """A built TransformerBlock(16, 4) whose every weight is moved off Keras's start (γ = 1, β = 0, biases 0)."""
+    """A built TransformerBlock(16, 4) whose every weight is moved off Keras's start (γ = 1, β = 0,
+    biases 0)."""
     keras.utils.set_random_seed(seed)
     block = TransformerBlock(16, 4, causal=causal)
     block.build((None, None, 16))
-    block.set_weights([w + _normal(40 + i, *w.shape, scale=0.3) for i, w in enumerate(block.get_weights())])
+    block.set_weights(
+        [w + _normal(40 + i, *w.shape, scale=0.3) for i, w in enumerate(block.get_weights())]
+    )
     return block
 
 
 @pytest.mark.parametrize("causal", [False, True])
 def test_reference_block_equals_the_keras_block(causal):
-    """ch04.transformer_block on block_params(block) is the TransformerBlock, LN γ, β and every bias non-trivial.
+    """ch04.transformer_block on block_params(block) is the TransformerBlock, LN γ, β and every bias
+    non-trivial.
 
-    Measured max |Δ| = 2.4e-6 (causal) to 2.9e-6 (bidirectional, oneDNN on) on outputs up to 14 in size:
-    float32 Keras against the float64 reference, a few float32 ulps. Band 1e-5; the tanh GELU would be
+    Measured max |Δ| = 2.4e-6 (causal) to 2.9e-6 (bidirectional, oneDNN on) on outputs up to 14 in
+    size: float32 Keras against the float64 reference, a few float32 ulps. Band 1e-5; the tanh GELU
+    would be
     1.6e-3 off here, ε = 1e-3 2.1e-3.
     """
     block = _perturbed_block(causal)
     params = block_params(block)
     assert sorted(params) == sorted(BLOCK_KEYS)
-    assert min(np.abs(params[k]).max() for k in ("ln1_beta", "ln2_beta", "bq", "bk", "bv", "bo", "b1", "b2")) > 0.3
+    assert (
+        min(
+            np.abs(params[k]).max()
+            for k in ("ln1_beta", "ln2_beta", "bq", "bk", "bv", "bo", "b1", "b2")
+        )
+        > 0.3
+    )
     assert min(np.abs(params[k] - 1).max() for k in ("ln1_gamma", "ln2_gamma")) > 0.3
     x = _normal(30, 3, 7, 16, scale=2.0)
     expected = ops.convert_to_numpy(block(x))
@@ -198,48 +236,93 @@ def test_reference_block_is_causal_and_keeps_float64():
     x = np.random.default_rng(5).normal(size=(1, 6, 16))
     changed = x.copy()
     changed[:, 4] += 1.0
-    before, after = transformer_block(x, params, 4, causal=True), transformer_block(changed, params, 4, causal=True)
+    before, after = (
+        transformer_block(x, params, 4, causal=True),
+        transformer_block(changed, params, 4, causal=True),
+    )
     assert before.dtype == np.float64
     np.testing.assert_array_equal(before[:, :4], after[:, :4])  # the past does not see token 4
     assert np.abs(after[:, 4:] - before[:, 4:]).max() > 1e-2
-    np.testing.assert_allclose(transformer_block(x[:, :1], params, 4), before[:, :1], atol=1e-12)  # t = 1
+    # t = 1
+    np.testing.assert_allclose(transformer_block(x[:, :1], params, 4), before[:, :1], atol=1e-12)
 
 
 def _block_dict(d=8, m=32):
     rng = np.random.default_rng(0)
-    shapes = {"wq": (d, d), "wk": (d, d), "wv": (d, d), "wo": (d, d), "w1": (d, m), "b1": (m,), "w2": (m, d)}
+    shapes = {
+        "wq": (d, d),
+        "wk": (d, d),
+        "wv": (d, d),
+        "wo": (d, d),
+        "w1": (d, m),
+        "b1": (m,),
+        "w2": (m, d),
+    }
     return {key: rng.normal(size=shapes.get(key, (d,))).astype(np.float32) for key in BLOCK_KEYS}
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda: causal_mask(0), "n must be a positive integer"),
-    (lambda: causal_mask(2.5), "n must be a positive integer"),
-    (lambda: sinusoidal_positional_encoding(0, 4), "length must be a positive integer"),
-    (lambda: sinusoidal_positional_encoding(4, -2), "depth must be a positive integer"),
-    (lambda: multi_head_self_attention(np.zeros((1, 2, 6)), *[np.eye(6)] * 4, 4), "num_heads=4 must divide"),
-    (lambda: multi_head_self_attention(np.zeros((1, 2, 6)), np.eye(5), *[np.eye(6)] * 3, 2), "wq must have shape"),
-    (lambda: multi_head_self_attention(np.zeros((2, 6)), *[np.eye(6)] * 4, 2), "x must have 3 dimension"),
-    (lambda: MultiHeadSelfAttention(10, 3), "num_heads=3 must divide d_model=10"),
-    (lambda: MultiHeadSelfAttention(8, 2)(np.zeros((1, 3, 6), np.float32)), "d_model=8"),
-    (lambda: TransformerBlock(8, 2)(np.zeros((1, 3, 6), np.float32)), "d_model=8"),
-    (lambda: TransformerBlock(0, 2), "d_model must be a positive integer"),
-    (lambda: transformer_block(np.zeros((1, 3, 8)), {k: v for k, v in _block_dict().items() if k != "bq"}, 2),
-     "params is missing bq"),
-    (lambda: transformer_block(np.zeros((1, 3, 8)), {**_block_dict(), "w2": np.zeros((8, 8))}, 2),
-     r"params\['w2'\] must have shape \(32, 8\) for x with d=8, got \(8, 8\)"),
-    (lambda: transformer_block(np.zeros((1, 3, 8)), {**_block_dict(), "ln2_gamma": np.ones(6)}, 2),
-     r"params\['ln2_gamma'\] must have shape \(8,\)"),
-    (lambda: transformer_block(np.zeros((1, 3, 6)), _block_dict(), 2), r"params\['ln1_gamma'\] must have shape \(6,\) for x with d=6, got \(8,\)"),
-    (lambda: transformer_block(np.zeros((1, 3, 8)), _block_dict(), 3), "num_heads=3 must divide the model depth d=8"),
-    (lambda: transformer_block(np.zeros((3, 8)), _block_dict(), 2), "x must have 3 dimension"),
-    (lambda: transformer_block(np.zeros((1, 3, 8)), list(_block_dict().values()), 2), "params must be a dict"),
-])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: causal_mask(0), "n must be a positive integer"),
+        (lambda: causal_mask(2.5), "n must be a positive integer"),
+        (lambda: sinusoidal_positional_encoding(0, 4), "length must be a positive integer"),
+        (lambda: sinusoidal_positional_encoding(4, -2), "depth must be a positive integer"),
+        (
+            lambda: multi_head_self_attention(np.zeros((1, 2, 6)), *[np.eye(6)] * 4, 4),
+            "num_heads=4 must divide",
+        ),
+        (
+            lambda: multi_head_self_attention(np.zeros((1, 2, 6)), np.eye(5), *[np.eye(6)] * 3, 2),
+            "wq must have shape",
+        ),
+        (
+            lambda: multi_head_self_attention(np.zeros((2, 6)), *[np.eye(6)] * 4, 2),
+            "x must have 3 dimension",
+        ),
+        (lambda: MultiHeadSelfAttention(10, 3), "num_heads=3 must divide d_model=10"),
+        (lambda: MultiHeadSelfAttention(8, 2)(np.zeros((1, 3, 6), np.float32)), "d_model=8"),
+        (lambda: TransformerBlock(8, 2)(np.zeros((1, 3, 6), np.float32)), "d_model=8"),
+        (lambda: TransformerBlock(0, 2), "d_model must be a positive integer"),
+        (
+            lambda: transformer_block(
+                np.zeros((1, 3, 8)), {k: v for k, v in _block_dict().items() if k != "bq"}, 2
+            ),
+            "params is missing bq",
+        ),
+        (
+            lambda: transformer_block(
+                np.zeros((1, 3, 8)), {**_block_dict(), "w2": np.zeros((8, 8))}, 2
+            ),
+            r"params\['w2'\] must have shape \(32, 8\) for x with d=8, got \(8, 8\)",
+        ),
+        (
+            lambda: transformer_block(
+                np.zeros((1, 3, 8)), {**_block_dict(), "ln2_gamma": np.ones(6)}, 2
+            ),
+            r"params\['ln2_gamma'\] must have shape \(8,\)",
+        ),
+        (
+            lambda: transformer_block(np.zeros((1, 3, 6)), _block_dict(), 2),
+            r"params\['ln1_gamma'\] must have shape \(6,\) for x with d=6, got \(8,\)",
+        ),
+        (
+            lambda: transformer_block(np.zeros((1, 3, 8)), _block_dict(), 3),
+            "num_heads=3 must divide the model depth d=8",
+        ),
+        (lambda: transformer_block(np.zeros((3, 8)), _block_dict(), 2), "x must have 3 dimension"),
+        (
+            lambda: transformer_block(np.zeros((1, 3, 8)), list(_block_dict().values()), 2),
+            "params must be a dict",
+        ),
+    ],
+)
 def test_bad_input_gives_a_clear_error(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
 
 
-# --------------------------------------------------------------------------- what the layers promise
+# ------------------------------------------------------------------------ what the layers promise
 
 
 def test_causal_attention_cannot_see_the_future():
@@ -247,12 +330,15 @@ def test_causal_attention_cannot_see_the_future():
     block = TransformerBlock(16, 4, causal=True)
     x = _normal(11, 1, 6, 16)
     changed = x.copy()
-    changed[:, 4] = _normal(17, 16)  # change token 4 only (not by a constant: layer norm would remove it)
+    # change token 4 only (not by a constant: layer norm would remove it)
+    changed[:, 4] = _normal(17, 16)
     before, after = ops.convert_to_numpy(block(x)), ops.convert_to_numpy(block(changed))
     np.testing.assert_allclose(after[:, :4], before[:, :4], atol=1e-6)  # the past is untouched
     assert np.abs(after[:, 4:] - before[:, 4:]).max() > 1e-2
     bidirectional = TransformerBlock(16, 4)
-    assert np.abs(ops.convert_to_numpy(bidirectional(changed) - bidirectional(x))[:, :4]).max() > 1e-2
+    assert (
+        np.abs(ops.convert_to_numpy(bidirectional(changed) - bidirectional(x))[:, :4]).max() > 1e-2
+    )
 
 
 def test_self_attention_is_permutation_equivariant():
@@ -260,8 +346,9 @@ def test_self_attention_is_permutation_equivariant():
     block = TransformerBlock(16, 4)
     x = _normal(12, 2, 7, 16)
     perm = np.random.default_rng(0).permutation(7)
-    np.testing.assert_allclose(ops.convert_to_numpy(block(x[:, perm])), ops.convert_to_numpy(block(x))[:, perm],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(block(x[:, perm])), ops.convert_to_numpy(block(x))[:, perm], atol=1e-5
+    )
 
 
 def test_padding_does_not_change_the_real_tokens():
@@ -280,18 +367,23 @@ def test_keras_mask_from_embedding_reaches_the_block():
     embedded = keras.layers.Embedding(10, 8, mask_zero=True)(tokens)
     model = keras.Model(tokens, TransformerBlock(8, 2)(embedded))
     short, padded = np.array([[3, 4, 5]]), np.array([[3, 4, 5, 0, 0]])
-    np.testing.assert_allclose(ops.convert_to_numpy(model(padded))[:, :3], ops.convert_to_numpy(model(short)),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(model(padded))[:, :3], ops.convert_to_numpy(model(short)), atol=1e-5
+    )
 
 
 def test_block_defaults_and_config_round_trip(tmp_path):
     block = TransformerBlock(16, 4, causal=True)
-    assert block.mlp_hidden.units == 64 and block.ln1.epsilon == block.ln2.epsilon == 1e-5  # 4d, GPT-2's ε
+    # 4d, GPT-2's ε
+    assert block.mlp_hidden.units == 64 and block.ln1.epsilon == block.ln2.epsilon == 1e-5
     config = block.get_config()
     clone = TransformerBlock.from_config(config)
     assert clone.get_config() == config and clone.causal
     attention = MultiHeadSelfAttention(16, 4, use_bias=False)
-    assert MultiHeadSelfAttention.from_config(attention.get_config()).get_config() == attention.get_config()
+    assert (
+        MultiHeadSelfAttention.from_config(attention.get_config()).get_config()
+        == attention.get_config()
+    )
 
     keras.utils.set_random_seed(0)
     tokens = keras.Input((None,), dtype="int32")
@@ -301,11 +393,14 @@ def test_block_defaults_and_config_round_trip(tmp_path):
     x = np.random.default_rng(0).integers(0, 20, (2, 9))
     model.save(tmp_path / "model.keras")
     restored = keras.models.load_model(tmp_path / "model.keras")
-    np.testing.assert_allclose(ops.convert_to_numpy(restored(x)), ops.convert_to_numpy(model(x)), atol=1e-6)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(restored(x)), ops.convert_to_numpy(model(x)), atol=1e-6
+    )
 
 
 def test_block_is_pre_layer_norm():
-    """With every weight of both sub-layers' output projections at zero, the block is the identity."""
+    """With every weight of both sub-layers' output projections at zero, the block is the
+    identity."""
     block = TransformerBlock(8, 2)
     x = _normal(15, 2, 3, 8)
     block(x)
@@ -322,11 +417,15 @@ def test_layers_work_under_xla_and_train():
     h = h + keras_hub.layers.PositionEmbedding(12)(h)
     h = TransformerBlock(32, 4, causal=True)(h)
     model = keras.Model(tokens, keras.layers.Dense(16)(h))
-    model.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=True)
+    model.compile(
+        keras.optimizers.Adam(3e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=True,
+    )
     rng = np.random.default_rng(0)
     x = rng.integers(1, 16, (512, 12))
-    y = np.concatenate([np.zeros((512, 1), int), x[:, :-1]], axis=1)  # the previous token: one step back
+    # the previous token: one step back
+    y = np.concatenate([np.zeros((512, 1), int), x[:, :-1]], axis=1)
     losses = model.fit(x, y, epochs=6, batch_size=32, verbose=0).history["loss"]
     # measured: 2.54 → 0.022 in 6 epochs (0.37 after 3); chance is log(15) = 2.7
     assert losses[-1] < 0.2 < 1.5 < losses[0]
@@ -337,14 +436,18 @@ def test_layer_under_mixed_precision_stays_finite():
     y, weights = layer(_normal(16, 2, 5, 8, scale=30), causal=True, return_attention=True)
     assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
     assert np.isfinite(ops.convert_to_numpy(ops.cast(y, "float32"))).all()
-    np.testing.assert_allclose(ops.convert_to_numpy(ops.cast(weights, "float32")).sum(-1), 1.0, atol=2e-2)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(ops.cast(weights, "float32")).sum(-1), 1.0, atol=2e-2
+    )
 
 
-# --------------------------------------------------------------------------- the encoder–decoder of section 8
+# --------------------------------------------------------------- the encoder–decoder of section 8
 
 
 def _tiny_seq2seq():
-    return transformer.build_transformer_seq2seq(12, 10, d_model=16, num_heads=2, num_layers=2, cross_attention_heads=1)
+    return transformer.build_transformer_seq2seq(
+        12, 10, d_model=16, num_heads=2, num_layers=2, cross_attention_heads=1
+    )
 
 
 def test_seq2seq_decoder_is_causal_and_ignores_source_padding():
@@ -354,7 +457,8 @@ def test_seq2seq_decoder_is_causal_and_ignores_source_padding():
     logits = ops.convert_to_numpy(model([source, target]))
     assert logits.shape == (1, 4, 10)
     later_changed = ops.convert_to_numpy(model([source, np.array([[1, 6, 9, 9]])]))
-    np.testing.assert_allclose(later_changed[:, :2], logits[:, :2], atol=1e-5)  # steps 0-1 never see steps 2-3
+    # steps 0-1 never see steps 2-3
+    np.testing.assert_allclose(later_changed[:, :2], logits[:, :2], atol=1e-5)
     unpadded = ops.convert_to_numpy(model([source[:, :3], target]))
     np.testing.assert_allclose(unpadded, logits, atol=1e-5)  # padding of the source is invisible
 
@@ -372,12 +476,17 @@ def test_attention_maps_are_distributions_over_real_tokens():
     with pytest.raises(ValueError, match="same number of rows"):
         transformer.attention_maps(model, source, target[:1])
     with pytest.raises(ValueError, match="build_transformer_seq2seq"):
-        transformer.attention_maps(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), source, target)
+        transformer.attention_maps(
+            keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), source, target
+        )
 
 
 def test_decoder_block_config_round_trip():
     block = transformer.TransformerDecoderBlock(16, 4, cross_attention_heads=1)
-    assert transformer.TransformerDecoderBlock.from_config(block.get_config()).get_config() == block.get_config()
+    assert (
+        transformer.TransformerDecoderBlock.from_config(block.get_config()).get_config()
+        == block.get_config()
+    )
     with pytest.raises(ValueError, match="cross_attention_heads=3 must divide d_model=16"):
         transformer.TransformerDecoderBlock(16, 4, cross_attention_heads=3)
 
@@ -386,15 +495,19 @@ def test_decoder_block_config_round_trip():
 def test_seq2seq_trains_with_chapter_2_functions():
 
     data = load_translation_data(train_size=3000)
-    model = transformer.build_transformer_seq2seq(data.source_vocab.size, data.target_vocab.size, d_model=32, num_heads=2)
+    model = transformer.build_transformer_seq2seq(
+        data.source_vocab.size, data.target_vocab.size, d_model=32, num_heads=2
+    )
     history = seq2seq.train_seq2seq(model, data, epochs=2, batch_size=64)
     # measured: validation token accuracy (teacher forced) 0.40 → 0.83 in 2 epochs on 3,000 pairs
     assert history.history["val_token_accuracy"][-1] > 0.6
-    predicted = seq2seq.greedy_decode_full(model, data.test.encoder_inputs[:64], max_length=data.test.targets.shape[1])
+    predicted = seq2seq.greedy_decode_full(
+        model, data.test.encoder_inputs[:64], max_length=data.test.targets.shape[1]
+    )
     assert predicted.shape == (64, data.test.targets.shape[1])
 
 
-# --------------------------------------------------------------------------- chapter 2's LSTM with attention
+# ---------------------------------------------------------------- chapter 2's LSTM with attention
 
 
 def _tiny_attention_seq2seq():
@@ -402,14 +515,19 @@ def _tiny_attention_seq2seq():
 
 
 def test_attention_lstm_is_chapter_2s_model_plus_attention():
-    """Same layers and weights as build_seq2seq but for the logits layer, which also reads the context (u·V more)."""
+    """Same layers and weights as build_seq2seq but for the logits layer, which also reads the
+    context (u·V more)."""
     plain = seq2seq.build_seq2seq(12, 10, embedding_dim=8, units=16)
     attended = _tiny_attention_seq2seq()
     assert attended.count_params() == plain.count_params() + 16 * 10
     for name in ("source_embedding", "encoder_lstm", "target_embedding", "decoder_lstm"):
-        assert [w.shape for w in attended.get_layer(name).get_weights()] == \
-               [w.shape for w in plain.get_layer(name).get_weights()]
-    assert attended.get_layer("attention").score_mode == "dot" and not attended.get_layer("attention").use_scale
+        assert [w.shape for w in attended.get_layer(name).get_weights()] == [
+            w.shape for w in plain.get_layer(name).get_weights()
+        ]
+    assert (
+        attended.get_layer("attention").score_mode == "dot"
+        and not attended.get_layer("attention").use_scale
+    )
 
 
 def test_attention_lstm_decoder_is_causal_and_ignores_source_padding():
@@ -419,7 +537,8 @@ def test_attention_lstm_decoder_is_causal_and_ignores_source_padding():
     logits = ops.convert_to_numpy(model([source, target]))
     assert logits.shape == (1, 4, 10)
     later_changed = ops.convert_to_numpy(model([source, np.array([[1, 6, 9, 9]])]))
-    np.testing.assert_allclose(later_changed[:, :2], logits[:, :2], atol=1e-6)  # steps 0-1 never see steps 2-3
+    # steps 0-1 never see steps 2-3
+    np.testing.assert_allclose(later_changed[:, :2], logits[:, :2], atol=1e-6)
     unpadded = ops.convert_to_numpy(model([source[:, :3], target]))
     np.testing.assert_allclose(unpadded, logits, atol=1e-6)  # padding of the source is invisible
 
@@ -446,7 +565,9 @@ def test_compiled_greedy_decode_gives_greedy_decode_fulls_ids(build):
     source = np.random.default_rng(0).integers(3, 12, (40, 6))
     source[::3, 4:] = 0  # some padded rows
     expected = seq2seq.greedy_decode_full(model, source, max_length=7, batch_size=16)
-    np.testing.assert_array_equal(attention_seq2seq.compiled_greedy_decode(model, source, max_length=7,
-                                                                           batch_size=16), expected)
+    np.testing.assert_array_equal(
+        attention_seq2seq.compiled_greedy_decode(model, source, max_length=7, batch_size=16),
+        expected,
+    )
     with pytest.raises(ValueError, match="all padding"):
         attention_seq2seq.compiled_greedy_decode(model, np.zeros((2, 3), int), max_length=7)

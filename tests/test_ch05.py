@@ -11,9 +11,9 @@ import tensorflow as tf
 from course.data import load_text
 from solutions import ch05
 from tinyllm import distributed, gpt, text_data, tokenizers
-from tinyllm.tokenizers import CharTokenizer
-from tinyllm.gpt import build_gpt, gpt_params, GPTConfig, parameter_count
+from tinyllm.gpt import GPTConfig, build_gpt, gpt_params, parameter_count
 from tinyllm.sampling import generate, sampling_mask
+from tinyllm.tokenizers import CharTokenizer
 
 TINY = GPTConfig(vocabulary_size=11, sequence_length=12, num_layers=2, num_heads=2, d_model=16)
 
@@ -31,7 +31,9 @@ def distinct_logits(rng, shape, scale=2.0):
 # --------------------------------------------------------------------------- tokenizers and data
 
 
-@pytest.mark.parametrize("text", ["one day ava went to the river.", "有一天小明去了河边。", "naïve café ✓\n"])
+@pytest.mark.parametrize(
+    "text", ["one day ava went to the river.", "有一天小明去了河边。", "naïve café ✓\n"]
+)
 def test_byte_tokenizer_equals_keras_hub(text):
     ours = tokenizers.ByteTokenizer()
     theirs = keras_hub.tokenizers.ByteTokenizer()
@@ -89,8 +91,8 @@ def gpt_train_fit_dataset(data):
 
 
 def test_training_and_validation_pipelines_have_autotuning_off():
-    """Autotuning off is what keeps ``fit`` from waiting up to tens of seconds for tf.data's tuning thread
-    when it deletes its iterator (see ``course.data.without_autotune``)."""
+    """Autotuning off is what keeps ``fit`` from waiting up to tens of seconds for tf.data's tuning
+    thread when it deletes its iterator (see ``course.data.without_autotune``)."""
     from tinyllm.distributed import fit_dataset, validation_dataset
 
     data = text_data.prepare_text(load_text(), 16)
@@ -125,13 +127,15 @@ def test_validation_windows_cover_each_target_once():
 
 
 def test_parameter_count_by_hand_equals_keras():
-    config = GPTConfig(vocabulary_size=28, sequence_length=32, num_layers=3, num_heads=4, d_model=64)
+    config = GPTConfig(
+        vocabulary_size=28, sequence_length=32, num_layers=3, num_heads=4, d_model=64
+    )
     assert build_gpt(config).count_params() == parameter_count(config)["total"]
 
 
 def test_bench_configuration_has_the_pytorch_reference_parameter_count():
-    # nanoGPT CPU config (L=4, H=4, d=128, T=64, v=65, tied): 65·128 + 64·128 + 4·198,272 + 256 = 809,856,
-    # the `params=` the PyTorch reference prints.
+    # nanoGPT CPU config (L=4, H=4, d=128, T=64, v=65, tied): 65·128 + 64·128 + 4·198,272 + 256 =
+    # 809,856, the `params=` the PyTorch reference prints.
     assert parameter_count(GPTConfig(65, 64, 4, 4, 128))["total"] == 809_856
 
 
@@ -150,31 +154,49 @@ def test_weight_tying_shares_the_token_embedding(tiny_model):
     names = [w.path for w in tiny_model.weights]
     assert sum("embedding" in n for n in names) == 2  # E and P: no separate output matrix
     ids = np.arange(11)[None].astype(np.int32)
-    x = tiny_model.final_norm(tiny_model.blocks[-1](tiny_model.blocks[0](
-        tiny_model.token_embedding(ids) + tiny_model.position_embedding[:11][None])))
+    x = tiny_model.final_norm(
+        tiny_model.blocks[-1](
+            tiny_model.blocks[0](
+                tiny_model.token_embedding(ids) + tiny_model.position_embedding[:11][None]
+            )
+        )
+    )
     expected = keras.ops.matmul(x, keras.ops.transpose(tiny_model.token_embedding.embeddings))
     np.testing.assert_allclose(tiny_model(ids), expected, atol=1e-5)  # the logits are x · Eᵀ
 
 
 def test_gpt_forward_equals_the_trained_keras_model():
-    """ch05.gpt_forward on gpt_params(model) gives the Keras GPT's logits, after 20 Adam steps (loss 2.05 → 1.03
-    nats; final γ up to 0.2 from 1, biases up to 0.12 from 0), for t = T, t < T and t = 1.
+    """ch05.gpt_forward on gpt_params(model) gives the Keras GPT's logits, after 20 Adam steps (loss
+    2.05 → 1.03 nats; final γ up to 0.2 from 1, biases up to 0.12 from 0), for t = T, t < T and t =
+    1.
 
-    Measured max |Δ| = 7.2e-7, 4.8e-7 and 3.0e-7 on logits up to 2.9 in size (float32 Keras against the
-    float64 reference); band 1e-5.
+    Measured max |Δ| = 7.2e-7, 4.8e-7 and 3.0e-7 on logits up to 2.9 in size (float32 Keras against
+    the float64 reference); band 1e-5.
     """
     keras.utils.set_random_seed(7)
     model = build_gpt(TINY)
-    model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=False)
+    model.compile(
+        keras.optimizers.Adam(1e-2),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=False,
+    )
     rng = np.random.default_rng(0)
     stream = np.tile(np.array([1, 4, 2, 8, 5, 7, 3, 10, 0, 6, 9]), 40)  # a cycle of all 11 tokens
-    windows = np.stack([stream[s:s + 13] for s in rng.integers(0, len(stream) - 13, size=160)])
-    history = model.fit(windows[:, :-1], windows[:, 1:], batch_size=16, epochs=2, verbose=0, shuffle=False)
+    windows = np.stack([stream[s : s + 13] for s in rng.integers(0, len(stream) - 13, size=160)])
+    history = model.fit(
+        windows[:, :-1], windows[:, 1:], batch_size=16, epochs=2, verbose=0, shuffle=False
+    )
     assert history.history["loss"][-1] < 1.5  # it learnt something: log 11 = 2.4 at the start
     params = gpt_params(model)
-    assert np.abs(params["final_gamma"] - 1).max() > 0.05 and np.abs(params["blocks"][1]["b1"]).max() > 0.05
-    for ids in (rng.integers(0, 11, (3, 12)), rng.integers(0, 11, (2, 5)), rng.integers(0, 11, (2, 1))):
+    assert (
+        np.abs(params["final_gamma"] - 1).max() > 0.05
+        and np.abs(params["blocks"][1]["b1"]).max() > 0.05
+    )
+    for ids in (
+        rng.integers(0, 11, (3, 12)),
+        rng.integers(0, 11, (2, 5)),
+        rng.integers(0, 11, (2, 1)),
+    ):
         expected = keras.ops.convert_to_numpy(model(ids))
         got = ch05.gpt_forward(ids, params, TINY.num_heads)
         assert got.shape == expected.shape == ids.shape + (11,)
@@ -187,22 +209,38 @@ def test_gpt_forward_is_causal_and_chains_the_blocks(tiny_model):
     changed = ids.copy()
     changed[0, 5:] = [0, 0, 0]
     before, after = ch05.gpt_forward(ids, params, 2), ch05.gpt_forward(changed, params, 2)
-    np.testing.assert_array_equal(before[:, :5], after[:, :5])  # logits at t < 5 never see tokens 5 …
-    np.testing.assert_allclose(ch05.gpt_forward(ids[:, :3], params, 2), before[:, :3], atol=1e-6)  # a prefix
+    # logits at t < 5 never see tokens 5 …
+    np.testing.assert_array_equal(before[:, :5], after[:, :5])
+    # a prefix
+    np.testing.assert_allclose(ch05.gpt_forward(ids[:, :3], params, 2), before[:, :3], atol=1e-6)
     one_block = dict(params, blocks=params["blocks"][:1])
     assert np.abs(ch05.gpt_forward(ids, one_block, 2) - before).max() > 1e-3
 
 
-@pytest.mark.parametrize("change,message", [
-    (lambda p, ids: ({k: v for k, v in p.items() if k != "final_beta"}, ids), "params is missing final_beta"),
-    (lambda p, ids: ([p], ids), "params must be a dict"),
-    (lambda p, ids: (p, np.arange(13)[None] % 11), "token_ids has 13 positions; the model's context is 12"),
-    (lambda p, ids: (p, ids + 5), r"token_ids must lie in \[0, 10\], got \[5, 13\]"),
-    (lambda p, ids: (p, ids - 1), r"token_ids must lie in \[0, 10\], got \[-1, 7\]"),
-    (lambda p, ids: (p, ids[0]), "token_ids must have 2 dimension"),
-    (lambda p, ids: ({**p, "blocks": [{k: v for k, v in p["blocks"][0].items() if k != "w1"}]}, ids),
-     "params is missing w1"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (
+            lambda p, ids: ({k: v for k, v in p.items() if k != "final_beta"}, ids),
+            "params is missing final_beta",
+        ),
+        (lambda p, ids: ([p], ids), "params must be a dict"),
+        (
+            lambda p, ids: (p, np.arange(13)[None] % 11),
+            "token_ids has 13 positions; the model's context is 12",
+        ),
+        (lambda p, ids: (p, ids + 5), r"token_ids must lie in \[0, 10\], got \[5, 13\]"),
+        (lambda p, ids: (p, ids - 1), r"token_ids must lie in \[0, 10\], got \[-1, 7\]"),
+        (lambda p, ids: (p, ids[0]), "token_ids must have 2 dimension"),
+        (
+            lambda p, ids: (
+                {**p, "blocks": [{k: v for k, v in p["blocks"][0].items() if k != "w1"}]},
+                ids,
+            ),
+            "params is missing w1",
+        ),
+    ],
+)
 def test_gpt_forward_bad_input_gives_a_clear_error(tiny_model, change, message):
     params, ids = change(gpt_params(tiny_model), np.array([[0, 3, 8], [1, 1, 2]]))
     with pytest.raises((ValueError, TypeError), match=message):
@@ -215,7 +253,12 @@ def test_embedding_gradients_are_dense(tiny_model):
     ids = np.arange(24).reshape(2, 12) % 11
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(gpt.per_sequence_loss(ids, tiny_model(ids)))
-    grads = dict(zip([w.path for w in tiny_model.trainable_weights], tape.gradient(loss, tiny_model.trainable_weights)))
+    grads = dict(
+        zip(
+            [w.path for w in tiny_model.trainable_weights],
+            tape.gradient(loss, tiny_model.trainable_weights),
+        )
+    )
     for name, grad in grads.items():
         if "embedding" in name:
             assert not isinstance(grad, tf.IndexedSlices), name
@@ -232,7 +275,8 @@ def test_keras_adam_sparse_gradient_with_repeated_index_pitfall():
         optimizer.apply_gradients([(g if sparse else tf.convert_to_tensor(g), v)])
         updates.append(float(v.numpy()[0, 0]))
     assert updates[0] == pytest.approx(-0.1, abs=1e-5)  # Adam's first step is lr·sign(g)
-    assert updates[1] == pytest.approx(-0.1 * np.sqrt(2), abs=1e-5)  # v = Σg² = 2 instead of (Σg)² = 4
+    # v = Σg² = 2 instead of (Σg)² = 4
+    assert updates[1] == pytest.approx(-0.1 * np.sqrt(2), abs=1e-5)
 
 
 def test_per_sequence_loss_matches_keras_loss(tiny_model):
@@ -240,9 +284,13 @@ def test_per_sequence_loss_matches_keras_loss(tiny_model):
     ids = rng.integers(0, 11, size=(3, 13)).astype(np.int32)
     logits = tiny_model(ids[:, :-1])
     ours = float(keras.ops.mean(gpt.per_sequence_loss(ids[:, 1:], logits)))
-    keras_loss = float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(ids[:, 1:], logits))
+    keras_loss = float(
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True)(ids[:, 1:], logits)
+    )
     assert ours == pytest.approx(keras_loss, rel=1e-6)
-    assert np.exp(ours) == pytest.approx(ch05.perplexity(ids[:, 1:], keras.ops.convert_to_numpy(logits)), rel=1e-5)
+    assert np.exp(ours) == pytest.approx(
+        ch05.perplexity(ids[:, 1:], keras.ops.convert_to_numpy(logits)), rel=1e-5
+    )
 
 
 def test_perplexity_equals_keras_hub_metric():
@@ -255,7 +303,9 @@ def test_perplexity_equals_keras_hub_metric():
 
 
 def test_precision_is_chosen_by_device(monkeypatch):
-    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["gpu"] if kind == "GPU" else [])
+    monkeypatch.setattr(
+        tf.config, "list_physical_devices", lambda kind=None: ["gpu"] if kind == "GPU" else []
+    )
     assert distributed.choose_precision() == "mixed_float16"
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     monkeypatch.setattr(distributed, "cpu_has_fast_bfloat16", lambda: True)
@@ -294,7 +344,9 @@ def test_sampling_mask_keeps_what_the_exercise_answers_keep():
             np.testing.assert_array_equal(masked_logits(z, top_p=p), ch05.top_p_logits(z, p))
     z = distinct_logits(rng, (2, 9))  # both: top-p renormalises over what top-k kept
     kept_k = ch05.top_k_logits(z, 5)
-    np.testing.assert_array_equal(masked_logits(z, top_k=5, top_p=0.7), ch05.top_p_logits(kept_k, 0.7))
+    np.testing.assert_array_equal(
+        masked_logits(z, top_k=5, top_p=0.7), ch05.top_p_logits(kept_k, 0.7)
+    )
     assert sampling_mask(z).numpy().all()
 
 
@@ -304,9 +356,11 @@ def _frequencies(tokens, v):
 
 @pytest.mark.parametrize("kind", ["top_k", "top_p"])
 def test_exercise_filters_match_keras_hub_samplers(kind):
-    """keras-hub's TopK/TopP samplers draw from exactly the tokens our filters keep, with softmax of the kept logits.
+    """keras-hub's TopK/TopP samplers draw from exactly the tokens our filters keep, with softmax of
+    the kept logits.
 
-    20,000 draws: each frequency has a standard error ≤ 0.0036, so atol 0.02 is over 5 standard errors.
+    20,000 draws: each frequency has a standard error ≤ 0.0036, so atol 0.02 is over 5 standard
+    errors.
     """
     z = np.array([[2.0, 1.2, 0.3, -0.5, 1.7, 0.0, -2.0, 0.9]], np.float32)
     n, v = 20_000, z.shape[1]
@@ -318,9 +372,14 @@ def test_exercise_filters_match_keras_hub_samplers(kind):
         sampler = keras_hub.samplers.TopPSampler(p=0.8, seed=1)
     probabilities = keras.ops.softmax(np.repeat(z, n, axis=0))
     theirs = _frequencies(keras.ops.convert_to_numpy(sampler.get_next_token(probabilities)), v)
-    ours = _frequencies(tf.random.stateless_categorical(np.repeat(masked_logits(z, **{kind: 3 if kind == "top_k"
-                                                                                     else 0.8}), n, axis=0),
-                                                         1, seed=[0, 1]).numpy(), v)
+    ours = _frequencies(
+        tf.random.stateless_categorical(
+            np.repeat(masked_logits(z, **{kind: 3 if kind == "top_k" else 0.8}), n, axis=0),
+            1,
+            seed=[0, 1],
+        ).numpy(),
+        v,
+    )
     expected = keras.ops.convert_to_numpy(keras.ops.softmax(filtered))[0]
     np.testing.assert_array_equal(theirs > 0, np.isfinite(filtered[0]))
     np.testing.assert_allclose(theirs, expected, atol=0.02)
@@ -348,8 +407,10 @@ def test_sampling_is_seeded_and_top_k_one_is_greedy(tiny_model):
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     assert a.shape == (2, 17)  # longer than the context: the sampler crops to the last T tokens
-    np.testing.assert_array_equal(generate(tiny_model, prompt, 8, top_k=1, seed=9),
-                                  generate(tiny_model, prompt, 8, temperature=0))
+    np.testing.assert_array_equal(
+        generate(tiny_model, prompt, 8, top_k=1, seed=9),
+        generate(tiny_model, prompt, 8, temperature=0),
+    )
 
 
 def test_generation_rejects_bad_settings(tiny_model):
@@ -370,8 +431,9 @@ def test_generation_rejects_bad_settings(tiny_model):
 def test_short_training_beats_the_unigram_baseline():
     """80 steps of a 2-block model in the custom loop (one device, XLA).
 
-    Measured: val loss 2.13 nats/char after 80 steps (unigram 2.83, bigram 1.88), with and without XLA;
-    band: below the unigram baseline by at least 0.25 (leaves room for other CPUs' float rounding).
+    Measured: val loss 2.13 nats/char after 80 steps (unigram 2.83, bigram 1.88), with and without
+    XLA; band: below the unigram baseline by at least 0.25 (leaves room for other CPUs' float
+    rounding).
     """
     from course.runs import RunConfig, train
     from tinyllm.distributed import make_strategy
@@ -396,8 +458,13 @@ def test_mixed_precision_training_runs(precision):
     data = text_data.prepare_text(load_text(), 16)
     config = GPTConfig(data.vocabulary_size, 16, 1, 2, 32)
     try:
-        result = train(make_strategy("default"), data, config,
-                       RunConfig(steps=4, global_batch=8, val_tokens=1024, precision=precision), verbose=False)
+        result = train(
+            make_strategy("default"),
+            data,
+            config,
+            RunConfig(steps=4, global_batch=8, val_tokens=1024, precision=precision),
+            verbose=False,
+        )
         assert np.isfinite(result.val_loss) and result.val_loss < np.log(data.vocabulary_size) + 0.5
         assert all(w.dtype == "float32" for w in result.model.weights)
     finally:
@@ -421,9 +488,11 @@ def fit(jit):
     model = build_gpt(config)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.compile(keras.optimizers.AdamW(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        model.compile(keras.optimizers.AdamW(3e-3),
+                      keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       jit_compile=jit, steps_per_execution=4)
-    model.fit(fit_dataset(data.train_ids, 16, 8, seed=0, steps=8), epochs=2, steps_per_epoch=4, verbose=0)
+    model.fit(fit_dataset(data.train_ids, 16, 8, seed=0, steps=8), epochs=2, steps_per_epoch=4,
+              verbose=0)
     return model.jit_compile, [w.numpy() for w in model.weights]
 
 def max_dw(a, b):
@@ -440,18 +509,28 @@ print("xla_vs_plain", max_dw(a, plain))
 
 @pytest.mark.slow
 def test_fit_compiles_with_xla_without_op_determinism_and_repeats_bit_for_bit():
-    """Chapter 5's fast path: ``model.fit`` with ``jit_compile=True`` (Keras 3.15 silently refuses XLA while
-    op determinism is on, which is why the chapter sets it up without). On a CPU two compiled runs still
-    give bit-identical weights; compiled and uncompiled agree to float rounding (measured ~1e-7; band 2e-5)."""
+    """Chapter 5's fast path: ``model.fit`` with ``jit_compile=True`` (Keras 3.15 silently refuses
+    XLA while op determinism is on, which is why the chapter sets it up without). On a CPU two
+    compiled runs still give bit-identical weights; compiled and uncompiled agree to float rounding
+    (measured ~1e-7; band 2e-5)."""
     import os
     import sys
     from pathlib import Path
 
     from course.gpt import run_processes
 
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONHASHSEED": "0"}
-    [result] = run_processes([[sys.executable, "-c", XLA_FIT_SCRIPT]], [env], 300,
-                             cwd=Path(__file__).resolve().parent.parent)
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "TF_ENABLE_ONEDNN_OPTS": "0",
+        "PYTHONHASHSEED": "0",
+    }
+    [result] = run_processes(
+        [[sys.executable, "-c", XLA_FIT_SCRIPT]],
+        [env],
+        300,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines()[-3:])
     assert lines["jit"] == "True True False False"
@@ -459,7 +538,7 @@ def test_fit_compiles_with_xla_without_op_determinism_and_repeats_bit_for_bit():
     assert float(lines["xla_vs_plain"]) < 2e-5
 
 
-# --------------------------------------------------------------------------- timing (tinyllm.timing)
+# ------------------------------------------------------------------------ timing (tinyllm.timing)
 
 
 def test_time_variants_excludes_the_warm_up_and_interleaves_the_rounds():
@@ -480,8 +559,20 @@ def test_time_variants_excludes_the_warm_up_and_interleaves_the_rounds():
     timings = time_variants({"a": slow_first_call, "b": other}, repeats=4, number=3)
     assert calls[:2] == ["a", "b"]  # one warm-up call each, untimed
     rounds = calls[2:]
-    assert rounds == ["a"] * 3 + ["b"] * 3 + ["b"] * 3 + ["a"] * 3 + ["a"] * 3 + ["b"] * 3 + ["b"] * 3 + ["a"] * 3
-    assert timings["a"].median < 0.05 and len(timings["a"].seconds) == 4 and timings["a"].number == 3
+    assert (
+        rounds
+        == ["a"] * 3
+        + ["b"] * 3
+        + ["b"] * 3
+        + ["a"] * 3
+        + ["a"] * 3
+        + ["b"] * 3
+        + ["b"] * 3
+        + ["a"] * 3
+    )
+    assert (
+        timings["a"].median < 0.05 and len(timings["a"].seconds) == 4 and timings["a"].number == 3
+    )
     low, high = timings["a"].spread
     assert low <= timings["a"].median <= high
 
@@ -491,8 +582,14 @@ def test_autorange_and_compare_call_a_real_difference_and_no_false_one():
 
     from tinyllm.timing import compare, time_variants
 
-    t = time_variants({"fast": lambda: time.sleep(0.002), "slow": lambda: time.sleep(0.006),
-                       "fast again": lambda: time.sleep(0.002)}, repeats=5)
+    t = time_variants(
+        {
+            "fast": lambda: time.sleep(0.002),
+            "slow": lambda: time.sleep(0.006),
+            "fast again": lambda: time.sleep(0.002),
+        },
+        repeats=5,
+    )
     assert t["fast"].number >= 20  # autorange: at least 0.2 s per round
     assert "fast is faster" in compare(t["fast"], t["slow"]).verdict
     assert "slow is slower" in compare(t["slow"], t["fast"]).verdict
@@ -523,7 +620,11 @@ def test_generate_threads_the_state_and_stops_each_row_at_the_stop_token():
 
     prompt = np.array([[4], [4]])
     assert generate(None, prompt, 5, temperature=0, next_logits=next_logits).tolist() == [
-        [4, 1, 2, 0, 3, 3], [4, 1, 1, 1, 1, 0]]
-    # Row 0 stops at step 2 and writes the stop token after it; the loop ends when row 1 stops too (step 4).
-    assert generate(None, prompt, 50, temperature=0, next_logits=next_logits, stop_id=0).tolist() == [
-        [4, 1, 2, 0, 0, 0], [4, 1, 1, 1, 1, 0]]
+        [4, 1, 2, 0, 3, 3],
+        [4, 1, 1, 1, 1, 0],
+    ]
+    # Row 0 stops at step 2 and writes the stop token after it; the loop ends when row 1 stops too
+    # (step 4).
+    assert generate(
+        None, prompt, 50, temperature=0, next_logits=next_logits, stop_id=0
+    ).tolist() == [[4, 1, 2, 0, 0, 0], [4, 1, 1, 1, 1, 0]]

@@ -25,8 +25,26 @@ from course.environment import quiet_environment
 from course.gpt import run_local_workers, run_processes
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["--layers", "1", "--heads", "2", "--d-model", "32", "--seq-len", "16", "--global-batch", "8",
-        "--precision", "float32", "--val-tokens", "2048", "--eval-every", "0", "--learning-rate", "3e-3"]
+TINY = [
+    "--layers",
+    "1",
+    "--heads",
+    "2",
+    "--d-model",
+    "32",
+    "--seq-len",
+    "16",
+    "--global-batch",
+    "8",
+    "--precision",
+    "float32",
+    "--val-tokens",
+    "2048",
+    "--eval-every",
+    "0",
+    "--learning-rate",
+    "3e-3",
+]
 STEPS = ["--steps", "6"]
 WEIGHT_TOLERANCE = 2e-5
 LOSS_TOLERANCE = 1e-5
@@ -39,7 +57,9 @@ def env():
 
 
 def train(*args, timeout=300):
-    [result] = run_processes([[sys.executable, "-m", "course.gpt", "train", *args]], [env()], timeout, cwd=ROOT)
+    [result] = run_processes(
+        [[sys.executable, "-m", "course.gpt", "train", *args]], [env()], timeout, cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -52,8 +72,11 @@ def val_loss(result) -> float:
 def weights(path) -> dict:
     found = {}
     with h5py.File(path, "r") as handle:
-        handle.visititems(lambda name, item: found.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset)
-                          else None)
+        handle.visititems(
+            lambda name, item: (
+                found.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None
+            )
+        )
     assert found
     return found
 
@@ -71,7 +94,9 @@ def one_device(tmp_path_factory):
 
 
 def test_mirrored_two_cpu_replicas_equal_one_device(one_device, tmp_path):
-    result = train(*TINY, *STEPS, "--strategy", "mirrored", "--replicas", "2", "--out", str(tmp_path))
+    result = train(
+        *TINY, *STEPS, "--strategy", "mirrored", "--replicas", "2", "--out", str(tmp_path)
+    )
     assert "2 replica(s) in sync, per-replica batch 4" in result.stdout
     loss, w = one_device
     assert abs(val_loss(result) - loss) < LOSS_TOLERANCE
@@ -93,7 +118,8 @@ for kind in ("default", "mirrored"):
     keras.utils.set_random_seed(0)
     with strategy.scope():
         model = build_gpt(config)
-        model.compile(keras.optimizers.AdamW(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.compile(keras.optimizers.AdamW(3e-3),
+                      keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     history = model.fit(fit_dataset(data.train_ids, 16, 8, seed=0, steps=6), epochs=1, verbose=0)
     finals.append(([w.numpy() for w in model.weights], history.history["loss"][-1]))
     print(kind, strategy.num_replicas_in_sync)
@@ -112,8 +138,12 @@ def test_fit_under_mirrored_strategy_equals_one_device():
 
 
 def test_two_workers_agree_with_each_other_and_with_one_device(one_device, tmp_path):
-    results = run_local_workers([*TINY, *STEPS, "--out", str(tmp_path), "--peer-timeout", "240"], workers=2,
-                                timeout=300, env=env())
+    results = run_local_workers(
+        [*TINY, *STEPS, "--out", str(tmp_path), "--peer-timeout", "240"],
+        workers=2,
+        timeout=300,
+        env=env(),
+    )
     for result in results:
         assert result.returncode == 0, result.stderr[-3000:]
     chief, worker = (val_loss(r) for r in results)
@@ -127,15 +157,19 @@ def test_two_workers_agree_with_each_other_and_with_one_device(one_device, tmp_p
 
 
 def test_a_worker_whose_peer_never_comes_is_bounded():
-    """Worker 0 of 2 alone: with --peer-timeout it exits by itself (status 1, saying where it waited);
-    with the watchdog off (0) it waits until the harness kills its process group with SIGKILL."""
+    """Worker 0 of 2 alone: with --peer-timeout it exits by itself (status 1, saying where it
+    waited); with the watchdog off (0) it waits until the harness kills its process group with
+    SIGKILL."""
     start = time.monotonic()
-    gives_up, = run_local_workers([*TINY, *STEPS, "--peer-timeout", "20"], workers=2, start=[0], timeout=120,
-                                  env=env())
+    (gives_up,) = run_local_workers(
+        [*TINY, *STEPS, "--peer-timeout", "20"], workers=2, start=[0], timeout=120, env=env()
+    )
     assert gives_up.returncode == 1, (gives_up.returncode, gives_up.stderr[-2000:])
     assert "waiting for the 2 workers of TF_CONFIG; giving up after 20 s" in gives_up.stderr
     assert "Timeout" in gives_up.stderr and "make_strategy" in gives_up.stderr  # where it waited
-    killed, = run_local_workers([*TINY, *STEPS, "--peer-timeout", "0"], workers=2, start=[0], timeout=25, env=env())
+    (killed,) = run_local_workers(
+        [*TINY, *STEPS, "--peer-timeout", "0"], workers=2, start=[0], timeout=25, env=env()
+    )
     assert killed.killed and "val_loss" not in killed.stdout
     with pytest.raises(ProcessLookupError):
         os.killpg(killed.pid, 0)  # nothing of its group is left
@@ -151,8 +185,14 @@ def test_a_killed_run_resumes_and_ends_where_an_uninterrupted_one_does(tmp_path)
     args = [*TINY, "--steps", "300", "--checkpoint-every", "20", "--quiet"]
     interrupted, uninterrupted = tmp_path / "interrupted", tmp_path / "uninterrupted"
     command = [sys.executable, "-m", "course.gpt", "train", *args, "--out", str(interrupted)]
-    process = subprocess.Popen(command, env=env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        env=env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 240
     marker = interrupted / "checkpoints" / "checkpoint"
     while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -165,7 +205,12 @@ def test_a_killed_run_resumes_and_ends_where_an_uninterrupted_one_does(tmp_path)
     resumed = train(*args, "--out", str(interrupted))
     completed = train(*args, "--out", str(uninterrupted))
     assert abs(val_loss(resumed) - val_loss(completed)) < LOSS_TOLERANCE
-    assert max_difference(weights(interrupted / "model.weights.h5"),
-                          weights(uninterrupted / "model.weights.h5")) < WEIGHT_TOLERANCE
-    again = train(*args, "--out", str(interrupted))  # already at the total: nothing to do, same result
+    assert (
+        max_difference(
+            weights(interrupted / "model.weights.h5"), weights(uninterrupted / "model.weights.h5")
+        )
+        < WEIGHT_TOLERANCE
+    )
+    # already at the total: nothing to do, same result
+    again = train(*args, "--out", str(interrupted))
     assert val_loss(again) == val_loss(resumed)

@@ -6,14 +6,24 @@ import pytest
 
 from course.data import DATA_DIR, load_text
 from solutions import ch08
-from tinyllm.bpe import (GPT2_SPLIT_PATTERN, LLAMA3_SPLIT_PATTERN, BPETokenizer, gpt2_bytes_to_unicode,
-                         pretokenize, to_gpt2_files, train_bpe, train_bpe_fast)
+from tinyllm.bpe import (
+    GPT2_SPLIT_PATTERN,
+    LLAMA3_SPLIT_PATTERN,
+    BPETokenizer,
+    gpt2_bytes_to_unicode,
+    pretokenize,
+    to_gpt2_files,
+    train_bpe,
+    train_bpe_fast,
+)
 
 EN = load_text()
 ZH = load_text(DATA_DIR / "corpus" / "tiny_world_zh.txt")
 
 
-@pytest.mark.parametrize("text,merges", [(EN[:2_000], 40), (ZH[:600], 30), ("aaabdaaabac", 3), ("héllo wörld " * 9, 12)])
+@pytest.mark.parametrize(
+    "text,merges", [(EN[:2_000], 40), (ZH[:600], 30), ("aaabdaaabac", 3), ("héllo wörld " * 9, 12)]
+)
 def test_without_a_split_the_library_is_the_exercises_algorithm(text, merges):
     tokenizer = train_bpe(text, 256 + merges, pattern=None)
     assert tokenizer.merges == ch08.bpe_train(text, merges)
@@ -58,7 +68,9 @@ def _keras_hub(tokenizer, texts, graph):
     vocabulary, merges = to_gpt2_files(tokenizer)
     layer = keras_hub.tokenizers.BytePairTokenizer(vocabulary, merges)
     if graph:
-        return [row.numpy().tolist() for row in tf.data.Dataset.from_tensor_slices(texts).map(layer)]
+        return [
+            row.numpy().tolist() for row in tf.data.Dataset.from_tensor_slices(texts).map(layer)
+        ]
     return [np.asarray(layer(t)).tolist() for t in texts]
 
 
@@ -67,8 +79,14 @@ def _keras_hub(tokenizer, texts, graph):
 def test_same_ids_as_keras_hub_byte_pair_tokenizer(text, vocabulary, graph):
     tokenizer = train_bpe(text[:200_000], vocabulary)
     lines = [line for line in text[-20_000:].split("\n") if line][:150]
-    lines += ["one day ivy saw a zebra.  the end!\n", "有一天，小红去了海港。 123 dogs", "a  b\n\nc"]
-    assert _keras_hub(tokenizer, lines, graph) == [tokenizer.encode(line).tolist() for line in lines]
+    lines += [
+        "one day ivy saw a zebra.  the end!\n",
+        "有一天，小红去了海港。 123 dogs",
+        "a  b\n\nc",
+    ]
+    assert _keras_hub(tokenizer, lines, graph) == [
+        tokenizer.encode(line).tolist() for line in lines
+    ]
 
 
 def test_gpt2_byte_table_and_file_format():
@@ -86,7 +104,8 @@ def test_hugging_face_trainer_reads_back_as_the_same_kind_of_tokenizer():
     assert fast.vocabulary_size == 450 and fast.pattern == GPT2_SPLIT_PATTERN
     text = EN[-5_000:]
     assert fast.decode(fast.encode(text)) == text
-    # measured: identical in order up to the first tie, 160+ of 194 learned tokens shared, within 2 % in length
+    # measured: identical in order up to the first tie, 160+ of 194 learned tokens shared, within 2
+    # % in length
     assert fast.merges[:5] == ours.merges[:5]
     assert len(set(fast.token_bytes) & set(ours.token_bytes)) - 256 > 0.6 * 194
     assert abs(len(fast.encode(text)) / len(ours.encode(text)) - 1) < 0.05

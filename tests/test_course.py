@@ -9,12 +9,16 @@ import pytest
 import course
 from course import serialize
 from course.data import load_breast_cancer_split, load_text, make_2d_dataset
-from tinyllm.text_data import split_text
 from course.environment import environment_problems
+from tinyllm.text_data import split_text
 
 
 def test_serialize_round_trip():
-    value = (np.arange(6, dtype=np.float32).reshape(2, 3), [1, 2.5, None, True, "x"], {"a": np.array(-np.inf)})
+    value = (
+        np.arange(6, dtype=np.float32).reshape(2, 3),
+        [1, 2.5, None, True, "x"],
+        {"a": np.array(-np.inf)},
+    )
     back = serialize.loads(serialize.dumps(value))
     np.testing.assert_array_equal(back[0], value[0])
     assert back[1] == [1, 2.5, None, True, "x"] and np.isneginf(back[2]["a"])
@@ -31,9 +35,11 @@ def test_records_frame_and_unframe():
     payloads = [serialize.dumps({"event": "ready"}), b"", serialize.dumps([np.zeros(3)])]
     stream = b"".join(serialize.frame(p) for p in payloads)
     assert serialize.unframe(stream, 2**20) == payloads
-    assert serialize.unframe(stream[:-1], 2**20) == payloads[:2]  # a record cut short ends the stream
+    # a record cut short ends the stream
+    assert serialize.unframe(stream[:-1], 2**20) == payloads[:2]
     assert serialize.unframe(stream + b"junk" * 4, 2**20) == payloads
-    assert serialize.unframe(stream, len(payloads[0]) - 1) == []  # a record over the limit ends it too
+    # a record over the limit ends it too
+    assert serialize.unframe(stream, len(payloads[0]) - 1) == []
 
 
 def test_call_case_is_the_one_way_to_call_a_learner_function():
@@ -55,17 +61,28 @@ def test_call_case_is_the_one_way_to_call_a_learner_function():
         raise ValueError("bad\nsecond line")
 
     data = np.zeros(2)
-    assert call_case(changes_its_input, (data,), {})[0] == "ok" and data[0] == 0  # inputs are copies
-    assert call_case(not_yet, (1,), {}) == ("not_attempted", "still raises NotImplementedError", NotImplementedError)
+    # inputs are copies
+    assert call_case(changes_its_input, (data,), {})[0] == "ok" and data[0] == 0
+    assert call_case(not_yet, (1,), {}) == (
+        "not_attempted",
+        "still raises NotImplementedError",
+        NotImplementedError,
+    )
     assert call_case(fails, (1,), {}) == ("error", "raised ValueError: bad", ValueError)
-    assert call_case(exits, (1,), {}, catch=BaseException) == ("error", "called sys.exit(3)", SystemExit)
-    with pytest.raises(SystemExit):  # in a notebook only Exception is the learner's: sys.exit, Ctrl-C go through
+    assert call_case(exits, (1,), {}, catch=BaseException) == (
+        "error",
+        "called sys.exit(3)",
+        SystemExit,
+    )
+    # in a notebook only Exception is the learner's: sys.exit, Ctrl-C go through
+    with pytest.raises(SystemExit):
         call_case(exits, (1,), {})
     assert call_candidate(fails, Case("c", (1,))) == ("error", "raised ValueError: bad")
 
 
 def test_what_the_grader_child_loads_imports_only_the_standard_library():
-    """The learner's process may not import `course`: it loads serialize.py and calling.py by path."""
+    """The learner's process may not import `course`: it loads serialize.py and calling.py by
+    path."""
     import ast
 
     from course.sandbox import CHILD_MODULES, CHILD_SOURCE
@@ -73,10 +90,17 @@ def test_what_the_grader_child_loads_imports_only_the_standard_library():
     allowed = set(sys.stdlib_module_names) | {"numpy", "__future__"}
     for source in [CHILD_SOURCE, *CHILD_MODULES.values()]:
         tree = ast.parse(source.read_text(encoding="utf-8"))
-        imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                    for alias in node.names}
-        imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                     if isinstance(node, ast.ImportFrom) and node.module and not node.level}
+        imported = {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        imported |= {
+            node.module.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level
+        }
         assert imported <= allowed | {"tensorflow", "keras"}, (source.name, imported - allowed)
 
 
@@ -92,9 +116,12 @@ def test_environment_names_legacy_keras(monkeypatch):
 
 @pytest.mark.slow
 def test_course_import_pins_tensorflow_backend_and_not_solutions():
-    code = ("import os, sys; os.environ['KERAS_BACKEND'] = 'jax'; import course; "
-            "assert os.environ['KERAS_BACKEND'] == 'tensorflow'; assert 'solutions' not in sys.modules; "
-            "course.exercises(); assert 'solutions' not in sys.modules")
+    code = (
+        "import os, sys; os.environ['KERAS_BACKEND'] = 'jax'; import course; "
+        "assert os.environ['KERAS_BACKEND'] == 'tensorflow'; assert 'solutions' not in "
+        "sys.modules; "
+        "course.exercises(); assert 'solutions' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -3,11 +3,11 @@ public cases alone, and correct answers written differently pass."""
 
 import numpy as np
 import pytest
+from mutants import load
 
 import course
 from course.checking import expected_outputs, run_cases
 from course.registry import hidden_cases, public_cases
-from mutants import load
 
 MUTANTS = load("MUTANTS")
 ALTERNATIVES = load("ALTERNATIVES")
@@ -17,8 +17,13 @@ REQUIRED = {  # docs/CONTRACT.md: ids every edition must have, by chapter
     "ch01": ["sigmoid", "relu", "binary_cross_entropy", "logistic_regression_gradients"],
     "ch02": ["lstm_cell_step", "shift_right", "masked_sequence_cross_entropy", "decoder_step"],
     "ch03": ["mse_reconstruction_loss", "bce_reconstruction_loss", "autoencoder_forward"],
-    "ch04": ["causal_mask", "scaled_dot_product_attention", "sinusoidal_positional_encoding",
-             "multi_head_self_attention", "transformer_block"],
+    "ch04": [
+        "causal_mask",
+        "scaled_dot_product_attention",
+        "sinusoidal_positional_encoding",
+        "multi_head_self_attention",
+        "transformer_block",
+    ],
     "ch05": ["lm_inputs_and_targets", "top_k_logits", "top_p_logits", "perplexity", "gpt_forward"],
     "ch06": ["build_sft_example", "lora_forward", "rouge_l_f1"],
     "ch07": ["distillation_loss", "quantize_int8", "magnitude_prune"],
@@ -49,7 +54,9 @@ def test_reference_passes_hidden_cases(exercise_id):
     for seed in (0, 1):
         cases = hidden_cases(exercise_id, seed)
         assert cases, f"{exercise_id} has no hidden cases"
-        result = run_cases(exercise_id, course.reference(exercise_id), cases, expected_outputs(exercise_id, cases))
+        result = run_cases(
+            exercise_id, course.reference(exercise_id), cases, expected_outputs(exercise_id, cases)
+        )
         assert result.passed, result.message
 
 
@@ -59,7 +66,9 @@ def test_at_least_three_mutants(exercise_id):
 
 
 @pytest.mark.parametrize(
-    "exercise_id,mutant", [(i, m) for i in IDS for m in MUTANTS.get(i, [])], ids=lambda v: getattr(v, "__name__", v)
+    "exercise_id,mutant",
+    [(i, m) for i in IDS for m in MUTANTS.get(i, [])],
+    ids=lambda v: getattr(v, "__name__", v),
 )
 def test_public_cases_catch_mutant(exercise_id, mutant):
     with np.errstate(all="ignore"):
@@ -69,7 +78,8 @@ def test_public_cases_catch_mutant(exercise_id, mutant):
 
 
 @pytest.mark.parametrize(
-    "exercise_id,alternative", [(i, a) for i in IDS for a in ALTERNATIVES.get(i, [])],
+    "exercise_id,alternative",
+    [(i, a) for i in IDS for a in ALTERNATIVES.get(i, [])],
     ids=lambda v: getattr(v, "__name__", v),
 )
 def test_correct_alternatives_pass(exercise_id, alternative):
@@ -88,8 +98,15 @@ def test_not_attempted_is_reported_as_such():
 
 
 def test_check_never_raises_for_bad_candidates():
-    bad = [None, 42, lambda *a, **k: "text", lambda *a, **k: [[1, 2], [3]], lambda *a, **k: 1 / 0,
-           lambda *a, **k: object(), lambda: None]
+    bad = [
+        None,
+        42,
+        lambda *a, **k: "text",
+        lambda *a, **k: [[1, 2], [3]],
+        lambda *a, **k: 1 / 0,
+        lambda *a, **k: object(),
+        lambda: None,
+    ]
     for exercise_id in IDS:
         for candidate in bad:
             result = course.check(exercise_id, candidate)

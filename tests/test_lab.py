@@ -9,7 +9,6 @@ import time
 import urllib.request
 
 import pytest
-
 from notebooks import ROOT
 
 
@@ -23,8 +22,17 @@ def _free_port() -> int:
 def test_make_lab_serves_the_chapters_and_prints_the_url():
     port = _free_port()
     process = subprocess.Popen(
-        ["make", "--no-print-directory", "lab", f"LAB_ARGS=--port={port} --ServerApp.port_retries=0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [
+            "make",
+            "--no-print-directory",
+            "lab",
+            f"LAB_ARGS=--port={port} --ServerApp.port_retries=0",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         deadline, url, seen = time.monotonic() + 120, None, []
@@ -37,11 +45,14 @@ def test_make_lab_serves_the_chapters_and_prints_the_url():
             url = match.group(1) if match else None
         assert url, "no URL printed:\n" + "".join(seen[-20:])
         token = url.split("token=")[1]
-        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, never a proxy
+        # loopback, never a proxy
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         listing = b""
         for _ in range(60):  # the URL is printed as the server starts listening
             try:
-                listing = direct.open(f"http://127.0.0.1:{port}/api/contents?token={token}", timeout=30).read()
+                listing = direct.open(
+                    f"http://127.0.0.1:{port}/api/contents?token={token}", timeout=30
+                ).read()
                 break
             except OSError:
                 time.sleep(0.5)

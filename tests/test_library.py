@@ -1,4 +1,5 @@
-"""Three packages, one job each: the chapters build tinyllm on their pages, solutions holds answers only.
+"""Three packages, one job each: the chapters build tinyllm on their pages, solutions holds answers
+only.
 
 - every top-level function and class of ``tinyllm`` is shown verbatim in a chapter's code cell
   (``python -m course.library check``), and a page that drifts from the library is caught;
@@ -39,21 +40,31 @@ def test_every_library_definition_is_on_its_chapters_page():
 
 def test_a_page_that_drifts_from_the_library_is_caught(tmp_path):
     path = tmp_path / "05_copy.ipynb"
-    nb = nbformat.read(next(p for p in chapter_notebooks() if p.name.startswith("05_")), as_version=4)
+    nb = nbformat.read(
+        next(p for p in chapter_notebooks() if p.name.startswith("05_")), as_version=4
+    )
     cell = next(c for _, _, c in library.library_cells(nb) if "def build_gpt(" in c.source)
-    cell.source = cell.source.replace("def build_gpt(config: GPTConfig) -> GPT:", "def build_gpt(config) -> GPT:")
+    cell.source = cell.source.replace(
+        "def build_gpt(config: GPTConfig) -> GPT:", "def build_gpt(config) -> GPT:"
+    )
     nbformat.write(nb, path)
     problems = library.differences([path])
     assert any("tinyllm.gpt.build_gpt differs" in p for p in problems)
-    assert any("is on no chapter's page" in p for p in problems)  # the other chapters are not in this list
+    # the other chapters are not in this list
+    assert any("is on no chapter's page" in p for p in problems)
     library.sync([path])
     assert not any("differs" in p for p in library.differences([path]))
 
 
 @pytest.mark.slow
 def test_the_check_command_passes_and_names_its_result():
-    result = subprocess.run([sys.executable, "-m", "course.library", "check"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "course.library", "check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "every definition of tinyllm/ is on its chapter's page, verbatim" in result.stdout
 
@@ -64,17 +75,23 @@ def test_no_notebook_imports_solutions(path):
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             source = "".join(cell["source"])
-            assert not {m for m in imported_modules(source) if m.split(".")[0] == "solutions"}, source[:200]
+            assert not {m for m in imported_modules(source) if m.split(".")[0] == "solutions"}, (
+                source[:200]
+            )
 
 
 def test_package_imports_go_one_way():
     for path in sorted((ROOT / "tinyllm").glob("*.py")):
         roots = {m.split(".")[0] for m in imported_modules(path.read_text(encoding="utf-8"))}
-        assert not roots & {"course", "solutions"}, f"{path.name} imports {roots & {'course', 'solutions'}}"
+        assert not roots & {"course", "solutions"}, (
+            f"{path.name} imports {roots & {'course', 'solutions'}}"
+        )
     for path in sorted((ROOT / "course").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         top_level = set()
-        for node in tree.body:  # module-level statements only: a lazy import inside a function is allowed
+        for (
+            node
+        ) in tree.body:  # module-level statements only: a lazy import inside a function is allowed
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 top_level |= imported_modules(ast.unparse(node))
         assert not {m for m in top_level if m.split(".")[0] == "solutions"}, path
@@ -93,11 +110,13 @@ def test_solutions_holds_only_exercise_answers():
 
 
 # --------------------------------------------------------------------------- chapter order
-# The library is read in chapter order: a definition shown in chapter N uses only what chapters ≤ N built.
+# The library is read in chapter order: a definition shown in chapter N uses only what chapters ≤ N
+# built.
 
 
 def chapter_of_modules() -> dict:
-    """``{tinyllm module: the first chapter whose page shows one of its definitions}`` (``library:`` tags)."""
+    """``{tinyllm module: the first chapter whose page shows one of its definitions}`` (``library:``
+    tags)."""
     chapters = {}
     for path in chapter_notebooks():
         number = int(path.name[:2])
@@ -112,16 +131,21 @@ def library_imports(source: str) -> set:
 
 
 def order_violations(chapters: dict, sources: dict) -> list:
-    """Sentences for each import of a later chapter's module; ``sources`` maps a module (or a page) to
+    """Sentences for each import of a later chapter's module; ``sources`` maps a module (or a page)
+    to
     ``(its chapter, its code)``."""
     found = []
     for name, (chapter, source) in sources.items():
         for imported in sorted(library_imports(source)):
             later = chapters.get(imported)
             if later is None:
-                found.append(f"{name} (chapter {chapter}) imports {imported}, which no chapter's page shows")
+                found.append(
+                    f"{name} (chapter {chapter}) imports {imported}, which no chapter's page shows"
+                )
             elif later > chapter:
-                found.append(f"{name} (chapter {chapter}) imports {imported}, built in chapter {later}")
+                found.append(
+                    f"{name} (chapter {chapter}) imports {imported}, built in chapter {later}"
+                )
     return found
 
 
@@ -132,7 +156,11 @@ def library_and_page_sources(chapters: dict) -> dict:
         sources[module] = (chapter, path.read_text(encoding="utf-8"))
     for path in chapter_notebooks():
         nb = nbformat.read(path, as_version=4)
-        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code" and not c.source.lstrip().startswith(("%", "!")))
+        code = "\n".join(
+            c.source
+            for c in nb.cells
+            if c.cell_type == "code" and not c.source.lstrip().startswith(("%", "!"))
+        )
         sources[path.name] = (int(path.name[:2]), code)
     return sources
 
@@ -152,6 +180,14 @@ def test_a_chapter_order_violation_is_caught():
     chapters = {"tinyllm.sampling": 5, "tinyllm.kv_cache": 7}
     late = "def generate(model):\n    from tinyllm.kv_cache import cached_next_token_logits\n"
     assert order_violations(chapters, {"tinyllm.sampling": (5, late)}) == [
-        "tinyllm.sampling (chapter 5) imports tinyllm.kv_cache, built in chapter 7"]
-    assert order_violations(chapters, {"05_x.ipynb": (5, "from tinyllm.kv_cache import gpt_with_cache")})
-    assert order_violations(chapters, {"tinyllm.kv_cache": (7, "from tinyllm.sampling import generate")}) == []
+        "tinyllm.sampling (chapter 5) imports tinyllm.kv_cache, built in chapter 7"
+    ]
+    assert order_violations(
+        chapters, {"05_x.ipynb": (5, "from tinyllm.kv_cache import gpt_with_cache")}
+    )
+    assert (
+        order_violations(
+            chapters, {"tinyllm.kv_cache": (7, "from tinyllm.sampling import generate")}
+        )
+        == []
+    )

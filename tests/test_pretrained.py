@@ -7,10 +7,10 @@ import sys
 
 import numpy as np
 import pytest
+from notebooks import ROOT
 
 from course.data import PRETRAINED_DIR, load_pretrained_gpt, load_text
 from course.environment import quiet_environment
-from notebooks import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +19,13 @@ def pretrained():
 
 
 def test_record_describes_the_chapter_five_shape_with_a_longer_context(pretrained):
-    assert pretrained.config.to_dict() == {"vocabulary_size": 28, "sequence_length": 256, "num_layers": 3,
-                                           "num_heads": 4, "d_model": 96}
+    assert pretrained.config.to_dict() == {
+        "vocabulary_size": 28,
+        "sequence_length": 256,
+        "num_layers": 3,
+        "num_heads": 4,
+        "d_model": 96,
+    }
     assert pretrained.info["made_by"] == "python data/pretrained/make_pretrained.py"
     assert pretrained.model.count_params() == 362_976
     # the weights file stays small enough to ship (float32 weights ≈ 4 bytes per parameter)
@@ -35,10 +40,14 @@ def test_weights_reach_the_recorded_validation_loss(pretrained):
     data = prepare_text(load_text(), pretrained.config.sequence_length)
     windows = validation_windows(data.val_ids, pretrained.config.sequence_length, max_tokens=8192)
     logits = pretrained.model.predict(windows[:, :-1], batch_size=8, verbose=0)
-    loss = float(keras.ops.mean(keras.losses.sparse_categorical_crossentropy(windows[:, 1:], logits,
-                                                                              from_logits=True)))
-    # the record's loss is over the first 65,536 validation characters, this over the first 8,192: the
-    # same model on a sub-sample, so close; an untrained or mis-loaded model is at ≥ 2.8 (unigram level)
+    loss = float(
+        keras.ops.mean(
+            keras.losses.sparse_categorical_crossentropy(windows[:, 1:], logits, from_logits=True)
+        )
+    )
+    # the record's loss is over the first 65,536 validation characters, this over the first 8,192:
+    # the same model on a sub-sample, so close; an untrained or mis-loaded model is at ≥ 2.8
+    # (unigram level)
     assert abs(loss - pretrained.info["val_loss"]) < 0.05, (loss, pretrained.info["val_loss"])
     assert loss < 0.3
 
@@ -68,9 +77,21 @@ def test_a_record_of_another_vocabulary_is_refused(tmp_path):
 
 @pytest.mark.slow
 def test_the_script_makes_a_loadable_model(tmp_path):
-    result = subprocess.run([sys.executable, "data/pretrained/make_pretrained.py", "--steps", "3", "--out",
-                             str(tmp_path)], cwd=ROOT, env=quiet_environment(), capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "data/pretrained/make_pretrained.py",
+            "--steps",
+            "3",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env=quiet_environment(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     made = load_pretrained_gpt(tmp_path)
     assert made.info["run"]["steps"] == 3 and made.info["val_loss"] > 2.0  # 3 steps: barely trained

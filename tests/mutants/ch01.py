@@ -5,6 +5,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+
 # --- sigmoid
 def sigmoid_overflowing(z):  # e^z / (1 + e^z): inf/inf = NaN for large z
     z = np.asarray(z, np.float32)
@@ -51,7 +52,11 @@ def _clip(p):
 
 
 def bce_sum(y, p, from_logits=False):
-    p = 1 / (1 + np.exp(-np.asarray(p, np.float64))) if from_logits else _clip(np.asarray(p, np.float64))
+    p = (
+        1 / (1 + np.exp(-np.asarray(p, np.float64)))
+        if from_logits
+        else _clip(np.asarray(p, np.float64))
+    )
     return -np.sum(y * np.log(p) + (1 - y) * np.log(1 - p))
 
 
@@ -117,12 +122,28 @@ def gradients_per_sample(w, b, x, y):  # forgot to reduce over samples
 
 
 MUTANTS = {
-    "ch01.sigmoid": [sigmoid_overflowing, sigmoid_wrong_sign, sigmoid_tanh_without_half, sigmoid_scalar_only],
+    "ch01.sigmoid": [
+        sigmoid_overflowing,
+        sigmoid_wrong_sign,
+        sigmoid_tanh_without_half,
+        sigmoid_scalar_only,
+    ],
     "ch01.relu": [relu_leaky, relu_capped, relu_python_max, relu_boolean, relu_abs],
-    "ch01.binary_cross_entropy": [bce_sum, bce_no_clip, bce_naive_logits, bce_ignores_from_logits, bce_log2,
-                                  bce_missing_negative_class],
-    "ch01.logistic_regression_gradients": [gradients_sum, gradients_wrong_sign, gradients_no_sigmoid,
-                                           gradients_db_is_sum, gradients_per_sample],
+    "ch01.binary_cross_entropy": [
+        bce_sum,
+        bce_no_clip,
+        bce_naive_logits,
+        bce_ignores_from_logits,
+        bce_log2,
+        bce_missing_negative_class,
+    ],
+    "ch01.logistic_regression_gradients": [
+        gradients_sum,
+        gradients_wrong_sign,
+        gradients_no_sigmoid,
+        gradients_db_is_sum,
+        gradients_per_sample,
+    ],
 }
 
 
@@ -132,8 +153,11 @@ def sigmoid_tensorflow(z):
 
 
 def sigmoid_tanh(z):
-    return [float(v) for v in np.ravel(0.5 * (1 + np.tanh(0.5 * np.asarray(z, np.float64))))] if np.ndim(z) == 1 \
+    return (
+        [float(v) for v in np.ravel(0.5 * (1 + np.tanh(0.5 * np.asarray(z, np.float64))))]
+        if np.ndim(z) == 1
         else 0.5 * (1 + np.tanh(0.5 * np.asarray(z, np.float64)))
+    )
 
 
 def relu_where(x):

@@ -13,7 +13,8 @@ def _z(x, h, kernel, recurrent_kernel, bias):
 
 
 # --- lstm_cell_step
-def lstm_tf1_gate_order(x, h, c, kernel, recurrent_kernel, bias):  # TF1's LSTMCell packs i, j (candidate), f, o
+# TF1's LSTMCell packs i, j (candidate), f, o
+def lstm_tf1_gate_order(x, h, c, kernel, recurrent_kernel, bias):
     i, g, f, o = np.split(_z(x, h, kernel, recurrent_kernel, bias), 4, axis=1)
     c_new = _sig(f) * c + _sig(i) * np.tanh(g)
     return _sig(o) * np.tanh(c_new), c_new
@@ -55,13 +56,15 @@ def lstm_ignores_recurrent(x, h, c, kernel, recurrent_kernel, bias):
     return _sig(o) * np.tanh(c_new), c_new
 
 
-def lstm_extra_forget_bias(x, h, c, kernel, recurrent_kernel, bias):  # unit_forget_bias is an initializer, not +1
+# unit_forget_bias is an initializer, not +1
+def lstm_extra_forget_bias(x, h, c, kernel, recurrent_kernel, bias):
     i, f, g, o = np.split(_z(x, h, kernel, recurrent_kernel, bias), 4, axis=1)
     c_new = _sig(f + 1.0) * c + _sig(i) * np.tanh(g)
     return _sig(o) * np.tanh(c_new), c_new
 
 
-def lstm_interleaved_gates(x, h, c, kernel, recurrent_kernel, bias):  # gates taken as columns 0::4, 1::4, ...
+# gates taken as columns 0::4, 1::4, ...
+def lstm_interleaved_gates(x, h, c, kernel, recurrent_kernel, bias):
     z = _z(x, h, kernel, recurrent_kernel, bias)
     i, f, g, o = z[:, 0::4], z[:, 1::4], z[:, 2::4], z[:, 3::4]
     c_new = _sig(f) * c + _sig(i) * np.tanh(g)
@@ -114,7 +117,8 @@ def ce_ignores_mask(y_true, logits, mask):
     return _token_losses(y_true, logits).mean()
 
 
-def ce_divides_by_all_positions(y_true, logits, mask):  # Keras's default sum_over_batch_size with sample_weight
+# Keras's default sum_over_batch_size with sample_weight
+def ce_divides_by_all_positions(y_true, logits, mask):
     return (_token_losses(y_true, logits) * mask).sum() / np.size(mask)
 
 
@@ -135,7 +139,9 @@ def ce_naive_softmax(y_true, logits, mask):  # exp overflows for large logits
 
 
 def ce_logits_as_probabilities(y_true, logits, mask):
-    picked = np.take_along_axis(np.asarray(logits, np.float64), np.asarray(y_true)[..., None], axis=-1)[..., 0]
+    picked = np.take_along_axis(
+        np.asarray(logits, np.float64), np.asarray(y_true)[..., None], axis=-1
+    )[..., 0]
     return -(np.log(np.clip(picked, 1e-7, None)) * mask).sum() / mask.sum()
 
 
@@ -153,18 +159,35 @@ def ce_inverted_mask(y_true, logits, mask):
 
 
 # --- decoder_step (embedding → one LSTM step → logits)
-def _decoder(token_ids, h, c, params, order="ifco", x_from="embedding", logits_from="h", state="new",
-             softmax=False, dense_bias=True, h_cell="new"):
+def _decoder(
+    token_ids,
+    h,
+    c,
+    params,
+    order="ifco",
+    x_from="embedding",
+    logits_from="h",
+    state="new",
+    softmax=False,
+    dense_bias=True,
+    h_cell="new",
+):
     p = {k: np.asarray(v, np.float64) for k, v in params.items()}
     ids = np.asarray(token_ids)
     h, c = np.asarray(h, np.float64), np.asarray(c, np.float64)
-    x = {"embedding": lambda: p["embedding"][ids],
-         "one_hot": lambda: np.eye(len(p["embedding"]))[ids],  # only runs when V = e
-         "raw_ids": lambda: ids[:, None] * np.ones((1, p["embedding"].shape[1]))}[x_from]()
-    blocks = dict(zip(order, np.split(x @ p["kernel"] + h @ p["recurrent_kernel"] + p["bias"], 4, axis=1)))
+    x = {
+        "embedding": lambda: p["embedding"][ids],
+        "one_hot": lambda: np.eye(len(p["embedding"]))[ids],  # only runs when V = e
+        "raw_ids": lambda: ids[:, None] * np.ones((1, p["embedding"].shape[1])),
+    }[x_from]()
+    blocks = dict(
+        zip(order, np.split(x @ p["kernel"] + h @ p["recurrent_kernel"] + p["bias"], 4, axis=1))
+    )
     c_new = _sig(blocks["f"]) * c + _sig(blocks["i"]) * np.tanh(blocks["c"])
     h_new = _sig(blocks["o"]) * np.tanh(c_new if h_cell == "new" else c)
-    logits = (h_new if logits_from == "h" else c_new) @ p["dense_kernel"] + (p["dense_bias"] if dense_bias else 0.0)
+    logits = (h_new if logits_from == "h" else c_new) @ p["dense_kernel"] + (
+        p["dense_bias"] if dense_bias else 0.0
+    )
     if softmax:
         logits = np.exp(logits - logits.max(-1, keepdims=True))
         logits /= logits.sum(-1, keepdims=True)
@@ -179,11 +202,13 @@ def decoder_forget_input_swapped(token_ids, h, c, params):
     return _decoder(token_ids, h, c, params, order="fico")
 
 
-def decoder_one_hot_input(token_ids, h, c, params):  # embedding skipped: one-hot ids into the kernel
+# embedding skipped: one-hot ids into the kernel
+def decoder_one_hot_input(token_ids, h, c, params):
     return _decoder(token_ids, h, c, params, x_from="one_hot")
 
 
-def decoder_raw_ids_input(token_ids, h, c, params):  # embedding skipped: the id itself as every feature
+# embedding skipped: the id itself as every feature
+def decoder_raw_ids_input(token_ids, h, c, params):
     return _decoder(token_ids, h, c, params, x_from="raw_ids")
 
 
@@ -208,17 +233,46 @@ def decoder_h_from_old_cell(token_ids, h, c, params):  # h' = o ⊙ tanh(c), the
 
 
 MUTANTS = {
-    "ch02.lstm_cell_step": [lstm_tf1_gate_order, lstm_forget_input_swapped, lstm_no_tanh_on_cell,
-                            lstm_sigmoid_candidate, lstm_h_from_old_cell, lstm_returns_c_then_h,
-                            lstm_ignores_recurrent, lstm_extra_forget_bias, lstm_interleaved_gates],
-    "ch02.shift_right": [shift_roll, shift_left, shift_batch_axis, shift_keeps_last, shift_overwrites_first,
-                         shift_hardcoded_start],
-    "ch02.masked_sequence_cross_entropy": [ce_ignores_mask, ce_divides_by_all_positions, ce_mean_of_sentence_means,
-                                           ce_sum, ce_naive_softmax, ce_logits_as_probabilities,
-                                           ce_softmax_over_time, ce_inverted_mask],
-    "ch02.decoder_step": [decoder_gate_order_ifoc, decoder_forget_input_swapped, decoder_one_hot_input,
-                          decoder_raw_ids_input, decoder_logits_from_cell, decoder_returns_old_state,
-                          decoder_softmax_probabilities, decoder_forgets_dense_bias, decoder_h_from_old_cell],
+    "ch02.lstm_cell_step": [
+        lstm_tf1_gate_order,
+        lstm_forget_input_swapped,
+        lstm_no_tanh_on_cell,
+        lstm_sigmoid_candidate,
+        lstm_h_from_old_cell,
+        lstm_returns_c_then_h,
+        lstm_ignores_recurrent,
+        lstm_extra_forget_bias,
+        lstm_interleaved_gates,
+    ],
+    "ch02.shift_right": [
+        shift_roll,
+        shift_left,
+        shift_batch_axis,
+        shift_keeps_last,
+        shift_overwrites_first,
+        shift_hardcoded_start,
+    ],
+    "ch02.masked_sequence_cross_entropy": [
+        ce_ignores_mask,
+        ce_divides_by_all_positions,
+        ce_mean_of_sentence_means,
+        ce_sum,
+        ce_naive_softmax,
+        ce_logits_as_probabilities,
+        ce_softmax_over_time,
+        ce_inverted_mask,
+    ],
+    "ch02.decoder_step": [
+        decoder_gate_order_ifoc,
+        decoder_forget_input_swapped,
+        decoder_one_hot_input,
+        decoder_raw_ids_input,
+        decoder_logits_from_cell,
+        decoder_returns_old_state,
+        decoder_softmax_probabilities,
+        decoder_forgets_dense_bias,
+        decoder_h_from_old_cell,
+    ],
 }
 
 
@@ -249,7 +303,9 @@ def shift_loop(targets, start_id):
 
 
 def ce_tensorflow(y_true, logits, mask):
-    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y_true), logits=tf.constant(logits))
+    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.constant(y_true), logits=tf.constant(logits)
+    )
     mask = tf.cast(mask, losses.dtype)
     return tf.reduce_sum(losses * mask) / tf.reduce_sum(mask)
 
@@ -257,7 +313,9 @@ def ce_tensorflow(y_true, logits, mask):
 def ce_keras(y_true, logits, mask):
     import keras
 
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
+    loss = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction="mean_with_sample_weight"
+    )
     return loss(y_true, logits, sample_weight=mask)
 
 
@@ -266,7 +324,7 @@ def decoder_float64(token_ids, h, c, params):  # float64 throughout, gates by na
     x = p["embedding"][np.asarray(token_ids)]
     z = x @ p["kernel"] + np.asarray(h, np.float64) @ p["recurrent_kernel"] + p["bias"]
     u = z.shape[1] // 4
-    gate = lambda k: z[:, k * u:(k + 1) * u]  # noqa: E731
+    gate = lambda k: z[:, k * u : (k + 1) * u]  # noqa: E731
     c_new = _sig(gate(1)) * np.asarray(c, np.float64) + _sig(gate(0)) * np.tanh(gate(2))
     h_new = _sig(gate(3)) * np.tanh(c_new)
     return h_new @ p["dense_kernel"] + p["dense_bias"], h_new, c_new
@@ -282,22 +340,34 @@ def decoder_keras_cell(token_ids, h, c, params):  # keras.layers.LSTMCell and Em
     x = embedding(np.asarray(token_ids, np.int32))
     cell = keras.layers.LSTMCell(h.shape[1])
     cell.build((None, x.shape[1]))
-    cell.set_weights([np.asarray(params[k], np.float32) for k in ("kernel", "recurrent_kernel", "bias")])
+    cell.set_weights(
+        [np.asarray(params[k], np.float32) for k in ("kernel", "recurrent_kernel", "bias")]
+    )
     h_new, (_, c_new) = cell(x, [h, c])
-    dense_kernel, dense_bias = (np.asarray(params[k], np.float32) for k in ("dense_kernel", "dense_bias"))
+    dense_kernel, dense_bias = (
+        np.asarray(params[k], np.float32) for k in ("dense_kernel", "dense_bias")
+    )
     logits = tf.matmul(h_new, dense_kernel) + dense_bias
     return logits.numpy(), h_new.numpy(), c_new.numpy()
 
 
-def decoder_einsum(token_ids, h, c, params):  # one-hot rows times the embedding, einsum for every product
+# one-hot rows times the embedding, einsum for every product
+def decoder_einsum(token_ids, h, c, params):
     e = np.asarray(params["embedding"])
     x = np.einsum("bv,ve->be", np.eye(len(e))[np.asarray(token_ids)], e)
-    z = (np.einsum("be,eg->bg", x, params["kernel"]) + np.einsum("bu,ug->bg", h, params["recurrent_kernel"])
-         + params["bias"])
+    z = (
+        np.einsum("be,eg->bg", x, params["kernel"])
+        + np.einsum("bu,ug->bg", h, params["recurrent_kernel"])
+        + params["bias"]
+    )
     i, f, g, o = np.split(z, 4, axis=-1)
     c_new = _sig(f) * c + _sig(i) * np.tanh(g)
     h_new = _sig(o) * np.tanh(c_new)
-    return np.einsum("bu,uv->bv", h_new, params["dense_kernel"]) + params["dense_bias"], h_new, c_new
+    return (
+        np.einsum("bu,uv->bv", h_new, params["dense_kernel"]) + params["dense_bias"],
+        h_new,
+        c_new,
+    )
 
 
 ALTERNATIVES = {

@@ -146,8 +146,18 @@ def _stable_sigmoid(a):
 _ACT = {"relu": lambda a: np.maximum(a, 0), "sigmoid": _stable_sigmoid, "linear": lambda a: a}
 
 
-def _ae(x, encoder_layers, decoder_layers, act=None, bias=True, kernel=lambda k: k, last_act=True,
-        decoder_input="z", chained=True, swap=False):
+def _ae(
+    x,
+    encoder_layers,
+    decoder_layers,
+    act=None,
+    bias=True,
+    kernel=lambda k: k,
+    last_act=True,
+    decoder_input="z",
+    chained=True,
+    swap=False,
+):
     act = act or _ACT
 
     def run(h, layers, last_is_output):
@@ -169,19 +179,27 @@ def ae_no_bias(x, encoder_layers, decoder_layers):
     return _ae(x, encoder_layers, decoder_layers, bias=False)
 
 
-def ae_relu_on_linear_layers(x, encoder_layers, decoder_layers):  # "linear" treated as relu: a relu on the code
+# "linear" treated as relu: a relu on the code
+def ae_relu_on_linear_layers(x, encoder_layers, decoder_layers):
     return _ae(x, encoder_layers, decoder_layers, act={**_ACT, "linear": _ACT["relu"]})
 
 
 def ae_relu_and_sigmoid_swapped(x, encoder_layers, decoder_layers):
-    return _ae(x, encoder_layers, decoder_layers, act={**_ACT, "relu": _ACT["sigmoid"], "sigmoid": _ACT["relu"]})
+    return _ae(
+        x,
+        encoder_layers,
+        decoder_layers,
+        act={**_ACT, "relu": _ACT["sigmoid"], "sigmoid": _ACT["relu"]},
+    )
 
 
-def ae_returns_output_logits(x, encoder_layers, decoder_layers):  # forgot the decoder's last activation
+# forgot the decoder's last activation
+def ae_returns_output_logits(x, encoder_layers, decoder_layers):
     return _ae(x, encoder_layers, decoder_layers, last_act=False)
 
 
-def ae_transposed_kernel(x, encoder_layers, decoder_layers):  # x @ kernel.T (PyTorch's (out, in) layout)
+# x @ kernel.T (PyTorch's (out, in) layout)
+def ae_transposed_kernel(x, encoder_layers, decoder_layers):
     return _ae(x, encoder_layers, decoder_layers, kernel=lambda k: k.T)
 
 
@@ -197,14 +215,28 @@ def ae_layers_not_chained(x, encoder_layers, decoder_layers):  # every layer rea
     return _ae(x, encoder_layers, decoder_layers, chained=False)
 
 
-def ae_overflowing_sigmoid(x, encoder_layers, decoder_layers):  # e^a / (1 + e^a): inf/inf = NaN for a = 1e4
-    return _ae(x, encoder_layers, decoder_layers, act={**_ACT, "sigmoid": lambda a: np.exp(a) / (1 + np.exp(a))})
+# e^a / (1 + e^a): inf/inf = NaN for a = 1e4
+def ae_overflowing_sigmoid(x, encoder_layers, decoder_layers):
+    return _ae(
+        x,
+        encoder_layers,
+        decoder_layers,
+        act={**_ACT, "sigmoid": lambda a: np.exp(a) / (1 + np.exp(a))},
+    )
 
 
-def ae_fixed_activations(x, encoder_layers, decoder_layers):  # ignores the names: relu hidden, linear code, sigmoid out
+# ignores the names: relu hidden, linear code, sigmoid out
+def ae_fixed_activations(x, encoder_layers, decoder_layers):
     def fixed(layers, output):
-        return [{**layer, "activation": "relu" if i < len(layers) - 1 else ("sigmoid" if output else "linear")}
-                for i, layer in enumerate(layers)]
+        return [
+            {
+                **layer,
+                "activation": "relu"
+                if i < len(layers) - 1
+                else ("sigmoid" if output else "linear"),
+            }
+            for i, layer in enumerate(layers)
+        ]
 
     return _ae(x, fixed(encoder_layers, False), fixed(decoder_layers, True))
 
@@ -214,17 +246,45 @@ def ae_returns_only_x_hat(x, encoder_layers, decoder_layers):
 
 
 MUTANTS = {
-    "ch03.mse_reconstruction_loss": [mse_mean_over_features, mse_sum_over_everything, mse_last_axis_only,
-                                     mse_norm_not_squared, mse_absolute_error, mse_divided_by_features,
-                                     mse_per_sample],
-    "ch03.bce_reconstruction_loss": [bce_mean_over_features, bce_no_clip, bce_log2, bce_missing_negative_term,
-                                     bce_swapped_arguments, bce_sum_over_everything, bce_last_axis_only],
-    "ch03.pca_reconstruction": [pca_not_centred, pca_centres_x_with_its_own_mean, pca_forgets_to_add_the_mean,
-                                pca_smallest_components, pca_standardised, pca_returns_codes],
-    "ch03.autoencoder_forward": [ae_no_bias, ae_relu_on_linear_layers, ae_relu_and_sigmoid_swapped,
-                                 ae_returns_output_logits, ae_transposed_kernel, ae_returns_x_hat_then_z,
-                                 ae_decoder_reads_x, ae_layers_not_chained, ae_overflowing_sigmoid,
-                                 ae_fixed_activations, ae_returns_only_x_hat],
+    "ch03.mse_reconstruction_loss": [
+        mse_mean_over_features,
+        mse_sum_over_everything,
+        mse_last_axis_only,
+        mse_norm_not_squared,
+        mse_absolute_error,
+        mse_divided_by_features,
+        mse_per_sample,
+    ],
+    "ch03.bce_reconstruction_loss": [
+        bce_mean_over_features,
+        bce_no_clip,
+        bce_log2,
+        bce_missing_negative_term,
+        bce_swapped_arguments,
+        bce_sum_over_everything,
+        bce_last_axis_only,
+    ],
+    "ch03.pca_reconstruction": [
+        pca_not_centred,
+        pca_centres_x_with_its_own_mean,
+        pca_forgets_to_add_the_mean,
+        pca_smallest_components,
+        pca_standardised,
+        pca_returns_codes,
+    ],
+    "ch03.autoencoder_forward": [
+        ae_no_bias,
+        ae_relu_on_linear_layers,
+        ae_relu_and_sigmoid_swapped,
+        ae_returns_output_logits,
+        ae_transposed_kernel,
+        ae_returns_x_hat_then_z,
+        ae_decoder_reads_x,
+        ae_layers_not_chained,
+        ae_overflowing_sigmoid,
+        ae_fixed_activations,
+        ae_returns_only_x_hat,
+    ],
 }
 
 
@@ -250,7 +310,10 @@ def bce_keras_times_features(x, x_hat):
 
 
 def bce_tensorflow(x, x_hat):
-    x, x_hat = tf.constant(x, tf.float32), tf.clip_by_value(tf.constant(x_hat, tf.float32), 1e-7, 1 - 1e-7)
+    x, x_hat = (
+        tf.constant(x, tf.float32),
+        tf.clip_by_value(tf.constant(x_hat, tf.float32), 1e-7, 1 - 1e-7),
+    )
     per_pixel = -(x * tf.math.log(x_hat) + (1 - x) * tf.math.log(1 - x_hat))
     return tf.reduce_mean(tf.reduce_sum(tf.reshape(per_pixel, [tf.shape(x)[0], -1]), axis=1))
 
@@ -270,13 +333,20 @@ def pca_eigh_sorted(x_train, x, k):  # eigenvectors of the covariance, largest e
     return ((x - mean) @ v @ v.T + mean).tolist()
 
 
-def ae_float64_reduce(x, encoder_layers, decoder_layers):  # float64 throughout, the stable σ via tanh
+# float64 throughout, the stable σ via tanh
+def ae_float64_reduce(x, encoder_layers, decoder_layers):
     def run(h, layers):
         for layer in layers:
-            kernel, bias = np.asarray(layer["kernel"], np.float64), np.asarray(layer["bias"], np.float64)
+            kernel, bias = (
+                np.asarray(layer["kernel"], np.float64),
+                np.asarray(layer["bias"], np.float64),
+            )
             a = np.einsum("ni,io->no", h, kernel) + bias
-            h = {"relu": lambda: np.where(a > 0, a, 0.0), "sigmoid": lambda: 0.5 * (1 + np.tanh(a / 2)),
-                 "linear": lambda: a}[layer["activation"]]()
+            h = {
+                "relu": lambda: np.where(a > 0, a, 0.0),
+                "sigmoid": lambda: 0.5 * (1 + np.tanh(a / 2)),
+                "linear": lambda: a,
+            }[layer["activation"]]()
         return h
 
     z = run(np.asarray(x, np.float64), encoder_layers)
@@ -305,7 +375,9 @@ def ae_keras_ops(x, encoder_layers, decoder_layers):
     def run(h, layers):
         for layer in layers:
             a = keras.ops.matmul(h, layer["kernel"]) + layer["bias"]
-            h = {"relu": keras.ops.relu, "sigmoid": keras.ops.sigmoid, "linear": lambda t: t}[layer["activation"]](a)
+            h = {"relu": keras.ops.relu, "sigmoid": keras.ops.sigmoid, "linear": lambda t: t}[
+                layer["activation"]
+            ](a)
         return h
 
     z = run(keras.ops.convert_to_tensor(x, "float32"), encoder_layers)

@@ -59,8 +59,14 @@ def attention_softmax_over_queries(q, k, v, mask=None):
 
 
 def attention_mask_inverted(q, k, v, mask=None):
-    return _attention(q, k, v, None if mask is None else ~np.asarray(mask, bool), 1.0 / math.sqrt(np.shape(q)[-1]),
-                      fill=-1e9)
+    return _attention(
+        q,
+        k,
+        v,
+        None if mask is None else ~np.asarray(mask, bool),
+        1.0 / math.sqrt(np.shape(q)[-1]),
+        fill=-1e9,
+    )
 
 
 def attention_unstable_softmax(q, k, v, mask=None):
@@ -160,13 +166,26 @@ def _merge(y, b, t, d):
     return y.transpose(0, 2, 1, 3).reshape(b, t, d)
 
 
-def mha_split_without_transpose(x, wq, wk, wv, wo, num_heads, mask=None):  # reshape straight to (b, h, t, dh)
-    return _mha(x, wq, wk, wv, wo, num_heads, mask, lambda y, b, t, h, dh: y.reshape(b, h, t, dh), _merge)
+# reshape straight to (b, h, t, dh)
+def mha_split_without_transpose(x, wq, wk, wv, wo, num_heads, mask=None):
+    return _mha(
+        x, wq, wk, wv, wo, num_heads, mask, lambda y, b, t, h, dh: y.reshape(b, h, t, dh), _merge
+    )
 
 
-def mha_heads_interleaved(x, wq, wk, wv, wo, num_heads, mask=None):  # head i takes every h-th column
-    return _mha(x, wq, wk, wv, wo, num_heads, mask,
-                lambda y, b, t, h, dh: y.reshape(b, t, dh, h).transpose(0, 3, 1, 2), _merge)
+# head i takes every h-th column
+def mha_heads_interleaved(x, wq, wk, wv, wo, num_heads, mask=None):
+    return _mha(
+        x,
+        wq,
+        wk,
+        wv,
+        wo,
+        num_heads,
+        mask,
+        lambda y, b, t, h, dh: y.reshape(b, t, dh, h).transpose(0, 3, 1, 2),
+        _merge,
+    )
 
 
 def mha_merge_without_transpose(x, wq, wk, wv, wo, num_heads, mask=None):
@@ -191,7 +210,7 @@ def _erf_gelu(z):
 
 
 def _tanh_gelu(z):  # GPT-2's original approximation, a different function
-    return 0.5 * z * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (z + 0.044715 * z ** 3)))
+    return 0.5 * z * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (z + 0.044715 * z**3)))
 
 
 def _ln(x, gamma, beta, eps=1e-5, ddof=0):
@@ -199,9 +218,23 @@ def _ln(x, gamma, beta, eps=1e-5, ddof=0):
     return (x - mean) / np.sqrt(x.var(-1, keepdims=True, ddof=ddof) + eps) * gamma + beta
 
 
-def _block(x, params, num_heads, causal, norm="pre", gelu=_erf_gelu, eps=1e-5, ddof=0, scale_depth=None,
-           attention_residual="x", mlp_residual=True, biases=True, second_ln="ln2", mask="causal-flag",
-           split=_split):
+def _block(
+    x,
+    params,
+    num_heads,
+    causal,
+    norm="pre",
+    gelu=_erf_gelu,
+    eps=1e-5,
+    ddof=0,
+    scale_depth=None,
+    attention_residual="x",
+    mlp_residual=True,
+    biases=True,
+    second_ln="ln2",
+    mask="causal-flag",
+    split=_split,
+):
     x = np.asarray(x, np.float64)
     p = {k: np.asarray(v, np.float64) for k, v in params.items()}
     b, t, d = x.shape
@@ -233,7 +266,8 @@ def _block(x, params, num_heads, causal, norm="pre", gelu=_erf_gelu, eps=1e-5, d
     return h1 + out if mlp_residual else out
 
 
-def block_post_norm(x, params, num_heads, causal=False):  # LN(x + MHA(x)): the 2017 paper, not GPT-2
+# LN(x + MHA(x)): the 2017 paper, not GPT-2
+def block_post_norm(x, params, num_heads, causal=False):
     return _block(x, params, num_heads, causal, norm="post")
 
 
@@ -241,7 +275,8 @@ def block_tanh_gelu(x, params, num_heads, causal=False):
     return _block(x, params, num_heads, causal, gelu=_tanh_gelu)
 
 
-def block_keras_default_epsilon(x, params, num_heads, causal=False):  # LayerNormalization()'s ε = 1e-3
+# LayerNormalization()'s ε = 1e-3
+def block_keras_default_epsilon(x, params, num_heads, causal=False):
     return _block(x, params, num_heads, causal, eps=1e-3)
 
 
@@ -266,8 +301,13 @@ def block_scaled_by_model_depth(x, params, num_heads, causal=False):  # √d ins
 
 
 def block_heads_interleaved(x, params, num_heads, causal=False):  # head i takes every h-th column
-    return _block(x, params, num_heads, causal,
-                  split=lambda y, b, t, h, dh: y.reshape(b, t, dh, h).transpose(0, 3, 1, 2))
+    return _block(
+        x,
+        params,
+        num_heads,
+        causal,
+        split=lambda y, b, t, h, dh: y.reshape(b, t, dh, h).transpose(0, 3, 1, 2),
+    )
 
 
 def block_no_attention_residual(x, params, num_heads, causal=False):  # h = MHA(LN₁(x))
@@ -286,7 +326,8 @@ def block_forgets_biases(x, params, num_heads, causal=False):  # multi_head_self
     return _block(x, params, num_heads, causal, biases=False)
 
 
-def block_reuses_first_layer_norm(x, params, num_heads, causal=False):  # LN₁'s γ, β before the MLP too
+# LN₁'s γ, β before the MLP too
+def block_reuses_first_layer_norm(x, params, num_heads, causal=False):
     return _block(x, params, num_heads, causal, second_ln="ln1")
 
 
@@ -295,26 +336,57 @@ def block_relu(x, params, num_heads, causal=False):
 
 
 MUTANTS = {
-    "ch04.causal_mask": [causal_mask_strict, causal_mask_upper, causal_mask_inverted, causal_mask_one_ahead,
-                         causal_mask_additive],
+    "ch04.causal_mask": [
+        causal_mask_strict,
+        causal_mask_upper,
+        causal_mask_inverted,
+        causal_mask_one_ahead,
+        causal_mask_additive,
+    ],
     "ch04.scaled_dot_product_attention": [
-        attention_without_scale, attention_divides_by_dk, attention_scales_by_dv, attention_softmax_over_queries,
-        attention_mask_inverted, attention_unstable_softmax, attention_mask_multiplies_scores,
-        attention_mask_after_softmax, attention_full_transpose, attention_returns_scores,
+        attention_without_scale,
+        attention_divides_by_dk,
+        attention_scales_by_dv,
+        attention_softmax_over_queries,
+        attention_mask_inverted,
+        attention_unstable_softmax,
+        attention_mask_multiplies_scores,
+        attention_mask_after_softmax,
+        attention_full_transpose,
+        attention_returns_scores,
     ],
     "ch04.sinusoidal_positional_encoding": [
-        sinusoid_sin_cos_swapped, sinusoid_column_index_exponent, sinusoid_concatenated_halves,
-        sinusoid_positions_from_one, sinusoid_wrong_base, sinusoid_transposed,
+        sinusoid_sin_cos_swapped,
+        sinusoid_column_index_exponent,
+        sinusoid_concatenated_halves,
+        sinusoid_positions_from_one,
+        sinusoid_wrong_base,
+        sinusoid_transposed,
     ],
     "ch04.multi_head_self_attention": [
-        mha_split_without_transpose, mha_heads_interleaved, mha_merge_without_transpose, mha_scaled_by_model_depth,
-        mha_forgets_output_projection, mha_ignores_heads,
+        mha_split_without_transpose,
+        mha_heads_interleaved,
+        mha_merge_without_transpose,
+        mha_scaled_by_model_depth,
+        mha_forgets_output_projection,
+        mha_ignores_heads,
     ],
     "ch04.transformer_block": [
-        block_post_norm, block_tanh_gelu, block_keras_default_epsilon, block_no_epsilon, block_unbiased_variance,
-        block_ignores_causal, block_always_causal, block_scaled_by_model_depth, block_heads_interleaved,
-        block_no_attention_residual, block_residual_from_normalised, block_no_mlp_residual, block_forgets_biases,
-        block_reuses_first_layer_norm, block_relu,
+        block_post_norm,
+        block_tanh_gelu,
+        block_keras_default_epsilon,
+        block_no_epsilon,
+        block_unbiased_variance,
+        block_ignores_causal,
+        block_always_causal,
+        block_scaled_by_model_depth,
+        block_heads_interleaved,
+        block_no_attention_residual,
+        block_residual_from_normalised,
+        block_no_mlp_residual,
+        block_forgets_biases,
+        block_reuses_first_layer_norm,
+        block_relu,
     ],
 }
 
@@ -329,7 +401,9 @@ def attention_tensorflow(q, k, v, mask=None):
     q, k, v = (tf.constant(a, tf.float32) for a in (q, k, v))
     s = tf.matmul(q, k, transpose_b=True) / tf.sqrt(tf.cast(tf.shape(q)[-1], tf.float32))
     if mask is not None:
-        s += (1.0 - tf.cast(mask, tf.float32)) * -1e9  # the additive mask of the original Transformer code
+        s += (
+            1.0 - tf.cast(mask, tf.float32)
+        ) * -1e9  # the additive mask of the original Transformer code
     w = tf.nn.softmax(s, axis=-1)
     return tf.matmul(w, v), w
 
@@ -369,8 +443,10 @@ def mha_keras_layer(x, wq, wk, wv, wo, num_heads, mask=None):
     d = np.shape(x)[-1]
     layer = keras.layers.MultiHeadAttention(num_heads, d // num_heads, use_bias=False)
     layer(x, x)
-    layer.set_weights([w.reshape(d, num_heads, d // num_heads) for w in (wq, wk, wv)]
-                      + [wo.reshape(num_heads, d // num_heads, d)])
+    layer.set_weights(
+        [w.reshape(d, num_heads, d // num_heads) for w in (wq, wk, wv)]
+        + [wo.reshape(num_heads, d // num_heads, d)]
+    )
     if mask is not None:
         mask = np.broadcast_to(mask, (np.shape(x)[0],) + np.shape(mask)[-2:])
     return layer(x, x, attention_mask=mask)
@@ -384,14 +460,15 @@ def block_float64_einsum(x, params, num_heads, causal=False):
 
     def layer_norm(y, gamma, beta):
         centred = y - y.mean(axis=-1, keepdims=True)
-        return centred / np.sqrt((centred ** 2).mean(axis=-1, keepdims=True) + 1e-5) * gamma + beta
+        return centred / np.sqrt((centred**2).mean(axis=-1, keepdims=True) + 1e-5) * gamma + beta
 
     y = layer_norm(x, p["ln1_gamma"], p["ln1_beta"])
     q, k, v = (np.einsum("btd,de->bte", y, p["w" + n]) + p["b" + n] for n in "qkv")
     q, k, v = (a.reshape(a.shape[0], t, num_heads, dh) for a in (q, k, v))
     scores = np.einsum("bqhe,bkhe->bhqk", q, k) / np.sqrt(dh)
     if causal:
-        scores = scores + np.triu(np.full((t, t), -np.inf), k=1)  # an additive −∞ above the diagonal
+        # an additive −∞ above the diagonal
+        scores = scores + np.triu(np.full((t, t), -np.inf), k=1)
     weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
     weights /= weights.sum(axis=-1, keepdims=True)
     heads = np.einsum("bhqk,bkhe->bqhe", weights, v).reshape(x.shape)
@@ -401,14 +478,17 @@ def block_float64_einsum(x, params, num_heads, causal=False):
     return h + np.einsum("btm,md->btd", gelu, p["w2"]) + p["b2"]
 
 
-def block_float32_head_loop(x, params, num_heads, causal=False):  # float32 throughout, one head at a time
+# float32 throughout, one head at a time
+def block_float32_head_loop(x, params, num_heads, causal=False):
     x = np.asarray(x, np.float32)
     p = {k: np.asarray(v, np.float32) for k, v in params.items()}
     t, d = x.shape[1], x.shape[2]
     dh = d // num_heads
 
     def layer_norm(y, gamma, beta):
-        return (y - y.mean(-1, keepdims=True)) / np.sqrt(y.var(-1, keepdims=True) + np.float32(1e-5)) * gamma + beta
+        return (y - y.mean(-1, keepdims=True)) / np.sqrt(
+            y.var(-1, keepdims=True) + np.float32(1e-5)
+        ) * gamma + beta
 
     y = layer_norm(x, p["ln1_gamma"], p["ln1_beta"])
     q, k, v = (y @ p["w" + n] + p["b" + n] for n in "qkv")
@@ -422,7 +502,9 @@ def block_float32_head_loop(x, params, num_heads, causal=False):  # float32 thro
         heads.append((w / w.sum(-1, keepdims=True)) @ v[..., cols])
     h = x + np.concatenate(heads, axis=-1) @ p["wo"] + p["bo"]
     z = layer_norm(h, p["ln2_gamma"], p["ln2_beta"]) @ p["w1"] + p["b1"]
-    erf = np.array([math.erf(value) for value in (z / np.float32(math.sqrt(2))).ravel()], np.float32).reshape(z.shape)
+    erf = np.array(
+        [math.erf(value) for value in (z / np.float32(math.sqrt(2))).ravel()], np.float32
+    ).reshape(z.shape)
     return h + (np.float32(0.5) * z * (1 + erf)) @ p["w2"] + p["b2"]
 
 

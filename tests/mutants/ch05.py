@@ -191,7 +191,10 @@ def _gpt_block(x, p, num_heads, causal, eps):
     b, t, d = x.shape
     dh = d // num_heads
     y = _gpt_layer_norm(x, p["ln1_gamma"], p["ln1_beta"], eps)
-    q, k, v = ((y @ p["w" + n] + p["b" + n]).reshape(b, t, num_heads, dh).transpose(0, 2, 1, 3) for n in "qkv")
+    q, k, v = (
+        (y @ p["w" + n] + p["b" + n]).reshape(b, t, num_heads, dh).transpose(0, 2, 1, 3)
+        for n in "qkv"
+    )
     s = q @ k.transpose(0, 1, 3, 2) / math.sqrt(dh)
     if causal:
         s = np.where(np.tril(np.ones((t, t), bool)), s, -np.inf)
@@ -203,8 +206,19 @@ def _gpt_block(x, p, num_heads, causal, eps):
     return x + gelu @ p["w2"] + p["b2"]
 
 
-def _gpt(token_ids, params, num_heads, positions="P[:t]", scale=1.0, causal=True, chained=True, final_norm=True,
-         eps=1e-5, head="E.T", output="logits"):
+def _gpt(
+    token_ids,
+    params,
+    num_heads,
+    positions="P[:t]",
+    scale=1.0,
+    causal=True,
+    chained=True,
+    final_norm=True,
+    eps=1e-5,
+    head="E.T",
+    output="logits",
+):
     ids = np.asarray(token_ids)
     E = np.asarray(params["token_embedding"], np.float64)
     P = np.asarray(params["position_embedding"], np.float64)
@@ -217,7 +231,9 @@ def _gpt(token_ids, params, num_heads, positions="P[:t]", scale=1.0, causal=True
     for block in params["blocks"]:
         x = _gpt_block(x if chained else embedded, block, num_heads, causal, eps)
     if final_norm:
-        x = _gpt_layer_norm(x, np.asarray(params["final_gamma"]), np.asarray(params["final_beta"]), eps)
+        x = _gpt_layer_norm(
+            x, np.asarray(params["final_gamma"]), np.asarray(params["final_beta"]), eps
+        )
     logits = x @ (E.T if head == "E.T" else E.reshape(d, v))
     if output in ("probabilities", "log-probabilities"):
         shifted = logits - logits.max(-1, keepdims=True)
@@ -226,7 +242,8 @@ def _gpt(token_ids, params, num_heads, positions="P[:t]", scale=1.0, causal=True
     return logits[:, -1] if output == "last" else logits
 
 
-def gpt_no_positions(token_ids, params, num_heads):  # x = E[ids]: the model cannot tell positions apart
+# x = E[ids]: the model cannot tell positions apart
+def gpt_no_positions(token_ids, params, num_heads):
     return _gpt(token_ids, params, num_heads, positions=None)
 
 
@@ -238,8 +255,11 @@ def gpt_positions_by_token_id(token_ids, params, num_heads):  # P[ids]: a second
     return _gpt(token_ids, params, num_heads, positions="P[ids]")
 
 
-def gpt_scales_embeddings(token_ids, params, num_heads):  # √d·E[ids], as chapter 4's encoder–decoder does
-    return _gpt(token_ids, params, num_heads, scale=math.sqrt(np.shape(params["token_embedding"])[1]))
+# √d·E[ids], as chapter 4's encoder–decoder does
+def gpt_scales_embeddings(token_ids, params, num_heads):
+    return _gpt(
+        token_ids, params, num_heads, scale=math.sqrt(np.shape(params["token_embedding"])[1])
+    )
 
 
 def gpt_not_causal(token_ids, params, num_heads):  # the blocks' default causal=False
@@ -266,26 +286,65 @@ def gpt_returns_probabilities(token_ids, params, num_heads):  # softmax(logits)
     return _gpt(token_ids, params, num_heads, output="probabilities")
 
 
-def gpt_returns_log_probabilities(token_ids, params, num_heads):  # log_softmax(logits): shifted per row
+# log_softmax(logits): shifted per row
+def gpt_returns_log_probabilities(token_ids, params, num_heads):
     return _gpt(token_ids, params, num_heads, output="log-probabilities")
 
 
-def gpt_last_position_only(token_ids, params, num_heads):  # what generation needs, not the forward pass
+# what generation needs, not the forward pass
+def gpt_last_position_only(token_ids, params, num_heads):
     return _gpt(token_ids, params, num_heads, output="last")
 
 
 MUTANTS = {
-    "ch05.lm_inputs_and_targets": [lm_swapped, lm_batch_axis, lm_no_shift, lm_roll, lm_off_by_two, lm_flattened],
-    "ch05.top_k_logits": [top_k_zero_fill, top_k_smallest, top_k_global, top_k_off_by_one, top_k_exactly_k,
-                          top_k_values_only, top_k_large_negative],
-    "ch05.top_p_logits": [top_p_excludes_crossing_token, top_p_no_sort, top_p_no_softmax, top_p_sorted_output,
-                          top_p_zero_fill, top_p_probability_threshold],
-    "ch05.perplexity": [perplexity_no_exp, perplexity_sum, perplexity_log2, perplexity_mean_of_sequences,
-                        perplexity_mean_of_positions, perplexity_naive_softmax, perplexity_shifted],
-    "ch05.gpt_forward": [gpt_no_positions, gpt_whole_position_table, gpt_positions_by_token_id, gpt_scales_embeddings,
-                         gpt_not_causal, gpt_blocks_not_chained, gpt_no_final_norm, gpt_keras_default_epsilon,
-                         gpt_head_reshaped, gpt_returns_probabilities, gpt_returns_log_probabilities,
-                         gpt_last_position_only],
+    "ch05.lm_inputs_and_targets": [
+        lm_swapped,
+        lm_batch_axis,
+        lm_no_shift,
+        lm_roll,
+        lm_off_by_two,
+        lm_flattened,
+    ],
+    "ch05.top_k_logits": [
+        top_k_zero_fill,
+        top_k_smallest,
+        top_k_global,
+        top_k_off_by_one,
+        top_k_exactly_k,
+        top_k_values_only,
+        top_k_large_negative,
+    ],
+    "ch05.top_p_logits": [
+        top_p_excludes_crossing_token,
+        top_p_no_sort,
+        top_p_no_softmax,
+        top_p_sorted_output,
+        top_p_zero_fill,
+        top_p_probability_threshold,
+    ],
+    "ch05.perplexity": [
+        perplexity_no_exp,
+        perplexity_sum,
+        perplexity_log2,
+        perplexity_mean_of_sequences,
+        perplexity_mean_of_positions,
+        perplexity_naive_softmax,
+        perplexity_shifted,
+    ],
+    "ch05.gpt_forward": [
+        gpt_no_positions,
+        gpt_whole_position_table,
+        gpt_positions_by_token_id,
+        gpt_scales_embeddings,
+        gpt_not_causal,
+        gpt_blocks_not_chained,
+        gpt_no_final_norm,
+        gpt_keras_default_epsilon,
+        gpt_head_reshaped,
+        gpt_returns_probabilities,
+        gpt_returns_log_probabilities,
+        gpt_last_position_only,
+    ],
 }
 
 
@@ -314,8 +373,12 @@ def top_p_tensorflow(logits, p):
     before = tf.math.cumsum(tf.nn.softmax(sorted_z), axis=-1, exclusive=True)
     keep_sorted = before < p
     keep = tf.scatter_nd(
-        tf.stack([tf.repeat(tf.range(tf.shape(z)[0]), tf.shape(z)[1]), tf.reshape(order, [-1])], axis=1),
-        tf.reshape(keep_sorted, [-1]), tf.shape(z))
+        tf.stack(
+            [tf.repeat(tf.range(tf.shape(z)[0]), tf.shape(z)[1]), tf.reshape(order, [-1])], axis=1
+        ),
+        tf.reshape(keep_sorted, [-1]),
+        tf.shape(z),
+    )
     return tf.where(keep, z, tf.fill(tf.shape(z), float("-inf")))
 
 
@@ -335,7 +398,9 @@ def top_p_loop(logits, p):
 
 
 def perplexity_keras(y_true, logits):
-    ce = tf.keras.losses.sparse_categorical_crossentropy(tf.constant(y_true), tf.constant(logits), from_logits=True)
+    ce = tf.keras.losses.sparse_categorical_crossentropy(
+        tf.constant(y_true), tf.constant(logits), from_logits=True
+    )
     return tf.exp(tf.reduce_mean(ce))
 
 
@@ -352,21 +417,34 @@ def gpt_float64_einsum(token_ids, params, num_heads):
 
     def norm(y, gamma, beta):
         centred = y - y.mean(-1, keepdims=True)
-        return centred / np.sqrt(np.mean(centred ** 2, -1, keepdims=True) + 1e-5) * gamma + beta
+        return centred / np.sqrt(np.mean(centred**2, -1, keepdims=True) + 1e-5) * gamma + beta
 
     future = np.triu(np.full((t, t), -np.inf), k=1)  # an additive mask
     for block in params["blocks"]:
         p = {k: np.asarray(v, np.float64) for k, v in block.items()}
         y = norm(x, p["ln1_gamma"], p["ln1_beta"])
-        q, k, v = (np.einsum("btd,de->bte", y, p["w" + n]).reshape(b, t, num_heads, -1)
-                   + p["b" + n].reshape(num_heads, -1) for n in "qkv")
+        q, k, v = (
+            np.einsum("btd,de->bte", y, p["w" + n]).reshape(b, t, num_heads, -1)
+            + p["b" + n].reshape(num_heads, -1)
+            for n in "qkv"
+        )
         scores = np.einsum("bqhe,bkhe->bhqk", q, k) / np.sqrt(q.shape[-1]) + future
         weights = np.exp(scores - scores.max(-1, keepdims=True))
         weights /= weights.sum(-1, keepdims=True)
         x = x + np.einsum("bhqk,bkhe->bqhe", weights, v).reshape(b, t, -1) @ p["wo"] + p["bo"]
         z = np.einsum("btd,dm->btm", norm(x, p["ln2_gamma"], p["ln2_beta"]), p["w1"]) + p["b1"]
-        x = x + np.einsum("btm,md->btd", 0.5 * z * (1 + np.vectorize(math.erf)(z / math.sqrt(2))), p["w2"]) + p["b2"]
-    x = norm(x, np.asarray(params["final_gamma"], np.float64), np.asarray(params["final_beta"], np.float64))
+        x = (
+            x
+            + np.einsum(
+                "btm,md->btd", 0.5 * z * (1 + np.vectorize(math.erf)(z / math.sqrt(2))), p["w2"]
+            )
+            + p["b2"]
+        )
+    x = norm(
+        x,
+        np.asarray(params["final_gamma"], np.float64),
+        np.asarray(params["final_beta"], np.float64),
+    )
     return np.einsum("btd,vd->btv", x, E)
 
 
@@ -376,7 +454,9 @@ def gpt_float32_head_loop(token_ids, params, num_heads):  # float32 throughout, 
     x = E[np.asarray(token_ids)] + np.asarray(params["position_embedding"], np.float32)[:t]
 
     def norm(y, gamma, beta):
-        return (y - y.mean(-1, keepdims=True)) / np.sqrt(y.var(-1, keepdims=True) + np.float32(1e-5)) * gamma + beta
+        return (y - y.mean(-1, keepdims=True)) / np.sqrt(
+            y.var(-1, keepdims=True) + np.float32(1e-5)
+        ) * gamma + beta
 
     for block in params["blocks"]:
         p = {k: np.asarray(v, np.float32) for k, v in block.items()}
@@ -392,7 +472,9 @@ def gpt_float32_head_loop(token_ids, params, num_heads):  # float32 throughout, 
             heads.append(w / w.sum(-1, keepdims=True) @ v[..., cols])
         x = x + np.concatenate(heads, -1) @ p["wo"] + p["bo"]
         z = norm(x, p["ln2_gamma"], p["ln2_beta"]) @ p["w1"] + p["b1"]
-        erf = np.array([math.erf(a) for a in (z / np.float32(math.sqrt(2))).ravel()], np.float32).reshape(z.shape)
+        erf = np.array(
+            [math.erf(a) for a in (z / np.float32(math.sqrt(2))).ravel()], np.float32
+        ).reshape(z.shape)
         x = x + (np.float32(0.5) * z * (1 + erf)) @ p["w2"] + p["b2"]
     return norm(x, params["final_gamma"], params["final_beta"]) @ E.T
 
@@ -405,8 +487,9 @@ def gpt_tensorflow(token_ids, params, num_heads):  # float32 TensorFlow ops
 
     def norm(y, gamma, beta):
         mean, variance = tf.nn.moments(y, axes=[-1], keepdims=True)
-        return tf.nn.batch_normalization(y, mean, variance, tf.constant(beta, tf.float32),
-                                         tf.constant(gamma, tf.float32), 1e-5)
+        return tf.nn.batch_normalization(
+            y, mean, variance, tf.constant(beta, tf.float32), tf.constant(gamma, tf.float32), 1e-5
+        )
 
     causal = tf.linalg.band_part(tf.ones((t, t)), -1, 0)  # 1 on and below the diagonal
     for block in params["blocks"]:
@@ -421,8 +504,10 @@ def gpt_tensorflow(token_ids, params, num_heads):  # float32 TensorFlow ops
         s = tf.matmul(q, k, transpose_b=True) / math.sqrt(d // num_heads) + (1.0 - causal) * -1e9
         heads = tf.transpose(tf.matmul(tf.nn.softmax(s), v), (0, 2, 1, 3))
         x = x + tf.matmul(tf.reshape(heads, (-1, t, d)), p["wo"]) + p["bo"]
-        hidden = tf.nn.gelu(tf.matmul(norm(x, block["ln2_gamma"], block["ln2_beta"]), p["w1"]) + p["b1"],
-                            approximate=False)
+        hidden = tf.nn.gelu(
+            tf.matmul(norm(x, block["ln2_gamma"], block["ln2_beta"]), p["w1"]) + p["b1"],
+            approximate=False,
+        )
         x = x + tf.matmul(hidden, p["w2"]) + p["b2"]
     x = norm(x, params["final_gamma"], params["final_beta"])
     return tf.matmul(x, E, transpose_b=True)

@@ -5,36 +5,45 @@ import tensorflow as tf
 
 
 def _sequence(prompt_ids, response_ids, end_id, pad_id, length):
-    s = np.concatenate([np.asarray(prompt_ids, np.int64), np.asarray(response_ids, np.int64), [end_id]])
-    return np.concatenate([s, np.full(length + 1 - len(s), pad_id, np.int64)]), len(prompt_ids), len(s)
+    s = np.concatenate(
+        [np.asarray(prompt_ids, np.int64), np.asarray(response_ids, np.int64), [end_id]]
+    )
+    return (
+        np.concatenate([s, np.full(length + 1 - len(s), pad_id, np.int64)]),
+        len(prompt_ids),
+        len(s),
+    )
 
 
 # --- build_sft_example
-def sft_mask_on_prompt(prompt_ids, response_ids, end_id, pad_id, length):  # every real token is learned
+# every real token is learned
+def sft_mask_on_prompt(prompt_ids, response_ids, end_id, pad_id, length):
     s, p, n = _sequence(prompt_ids, response_ids, end_id, pad_id, length)
     mask = np.zeros(length, np.float32)
     mask[: n - 1] = 1
     return s[:-1], s[1:], mask
 
 
-def sft_mask_on_inputs(prompt_ids, response_ids, end_id, pad_id, length):  # marks where the response sits in s
+# marks where the response sits in s
+def sft_mask_on_inputs(prompt_ids, response_ids, end_id, pad_id, length):
     s, p, n = _sequence(prompt_ids, response_ids, end_id, pad_id, length)
     mask = np.zeros(length, np.float32)
-    mask[p: n] = 1
+    mask[p:n] = 1
     return s[:-1], s[1:], mask[:length]
 
 
 def sft_no_end_in_mask(prompt_ids, response_ids, end_id, pad_id, length):
     s, p, n = _sequence(prompt_ids, response_ids, end_id, pad_id, length)
     mask = np.zeros(length, np.float32)
-    mask[p - 1: n - 2] = 1
+    mask[p - 1 : n - 2] = 1
     return s[:-1], s[1:], mask
 
 
-def sft_mask_on_padding(prompt_ids, response_ids, end_id, pad_id, length):  # from the response to the end
+# from the response to the end
+def sft_mask_on_padding(prompt_ids, response_ids, end_id, pad_id, length):
     s, p, n = _sequence(prompt_ids, response_ids, end_id, pad_id, length)
     mask = np.zeros(length, np.float32)
-    mask[p - 1:] = 1
+    mask[p - 1 :] = 1
     return s[:-1], s[1:], mask
 
 
@@ -46,33 +55,36 @@ def sft_pad_with_end(prompt_ids, response_ids, end_id, pad_id, length):
     return _reference_sft(prompt_ids, response_ids, end_id, end_id, length)
 
 
-def sft_no_end_token(prompt_ids, response_ids, end_id, pad_id, length):  # the model never learns to stop
+# the model never learns to stop
+def sft_no_end_token(prompt_ids, response_ids, end_id, pad_id, length):
     s = np.concatenate([np.asarray(prompt_ids, np.int64), np.asarray(response_ids, np.int64)])
     s = np.concatenate([s, np.full(length + 1 - len(s), pad_id, np.int64)])
     mask = np.zeros(length, np.float32)
-    mask[len(prompt_ids) - 1: len(prompt_ids) + len(response_ids) - 1] = 1
+    mask[len(prompt_ids) - 1 : len(prompt_ids) + len(response_ids) - 1] = 1
     return s[:-1], s[1:], mask
 
 
-def sft_pad_to_length(prompt_ids, response_ids, end_id, pad_id, length):  # s of `length` tokens, one short
+# s of `length` tokens, one short
+def sft_pad_to_length(prompt_ids, response_ids, end_id, pad_id, length):
     s, p, n = _sequence(prompt_ids, response_ids, end_id, pad_id, length)
     s = s[:length]
     mask = np.zeros(length - 1, np.float32)
-    mask[p - 1: n - 1] = 1
+    mask[p - 1 : n - 1] = 1
     return s[:-1], s[1:], mask
 
 
-def sft_inputs_unshifted(prompt_ids, response_ids, end_id, pad_id, length):  # inputs = targets = s[:length]
+# inputs = targets = s[:length]
+def sft_inputs_unshifted(prompt_ids, response_ids, end_id, pad_id, length):
     s, p, n = _sequence(prompt_ids, response_ids, end_id, pad_id, length)
     mask = np.zeros(length, np.float32)
-    mask[p - 1: n - 1] = 1
+    mask[p - 1 : n - 1] = 1
     return s[:-1], s[:-1], mask
 
 
 def _reference_sft(prompt_ids, response_ids, end_id, pad_id, length):
     s, p, n = _sequence(prompt_ids, response_ids, end_id, pad_id, length)
     mask = np.zeros(length, np.float32)
-    mask[p - 1: n - 1] = 1
+    mask[p - 1 : n - 1] = 1
     return s[:-1], s[1:], mask
 
 
@@ -113,7 +125,11 @@ def _lcs(c, r):
     table = np.zeros((len(c) + 1, len(r) + 1), int)
     for i in range(1, len(c) + 1):
         for j in range(1, len(r) + 1):
-            table[i, j] = table[i - 1, j - 1] + 1 if c[i - 1] == r[j - 1] else max(table[i - 1, j], table[i, j - 1])
+            table[i, j] = (
+                table[i - 1, j - 1] + 1
+                if c[i - 1] == r[j - 1]
+                else max(table[i - 1, j], table[i, j - 1])
+            )
     return int(table[-1, -1])
 
 
@@ -174,7 +190,8 @@ def rouge_split_space(candidate, reference):
     return _f1(_lcs(c, r), len(c), len(r))
 
 
-def rouge_lowercase(candidate, reference):  # rouge-score's tokenizer lower-cases; the contract compares exactly
+# rouge-score's tokenizer lower-cases; the contract compares exactly
+def rouge_lowercase(candidate, reference):
     c, r = candidate.lower().split(), reference.lower().split()
     return _f1(_lcs(c, r), len(c), len(r))
 
@@ -192,14 +209,38 @@ def rouge_divides_by_zero(candidate, reference):
 
 
 MUTANTS = {
-    "ch06.build_sft_example": [sft_mask_on_prompt, sft_mask_on_inputs, sft_no_end_in_mask, sft_mask_on_padding,
-                               sft_pad_with_zero, sft_pad_with_end, sft_no_end_token, sft_pad_to_length,
-                               sft_inputs_unshifted],
-    "ch06.lora_forward": [lora_no_scale, lora_scale_alpha, lora_scale_inverted, lora_scale_everything,
-                          lora_rank_from_rows, lora_delta_only, lora_two_dimensional],
-    "ch06.rouge_l_f1": [rouge_characters, rouge_unigram_overlap, rouge_substring, rouge_greedy, rouge_arithmetic_mean,
-                        rouge_recall_only, rouge_split_space, rouge_lowercase, rouge_set_of_words,
-                        rouge_divides_by_zero],
+    "ch06.build_sft_example": [
+        sft_mask_on_prompt,
+        sft_mask_on_inputs,
+        sft_no_end_in_mask,
+        sft_mask_on_padding,
+        sft_pad_with_zero,
+        sft_pad_with_end,
+        sft_no_end_token,
+        sft_pad_to_length,
+        sft_inputs_unshifted,
+    ],
+    "ch06.lora_forward": [
+        lora_no_scale,
+        lora_scale_alpha,
+        lora_scale_inverted,
+        lora_scale_everything,
+        lora_rank_from_rows,
+        lora_delta_only,
+        lora_two_dimensional,
+    ],
+    "ch06.rouge_l_f1": [
+        rouge_characters,
+        rouge_unigram_overlap,
+        rouge_substring,
+        rouge_greedy,
+        rouge_arithmetic_mean,
+        rouge_recall_only,
+        rouge_split_space,
+        rouge_lowercase,
+        rouge_set_of_words,
+        rouge_divides_by_zero,
+    ],
 }
 
 
@@ -238,7 +279,9 @@ def lora_keras_dense(x, w, a, b, alpha):
 
 
 def lora_einsum(x, w, a, b, alpha):
-    return np.einsum("...i,ij->...j", x, w) + alpha / a.shape[1] * np.einsum("...i,ir,rj->...j", x, a, b)
+    return np.einsum("...i,ij->...j", x, w) + alpha / a.shape[1] * np.einsum(
+        "...i,ir,rj->...j", x, a, b
+    )
 
 
 def rouge_recursive(candidate, reference):

@@ -1,4 +1,5 @@
-"""Chapter 7: the classic mistakes, each of which the public cases must catch, and correct variants."""
+"""Chapter 7: the classic mistakes, each of which the public cases must catch, and correct
+variants."""
 
 import numpy as np
 import tensorflow as tf
@@ -12,8 +13,10 @@ def _log_softmax(z):
 
 # --- distillation_loss
 def kd_no_t_squared(teacher_logits, student_logits, temperature):
-    log_p, log_q = _log_softmax(np.asarray(teacher_logits) / temperature), _log_softmax(
-        np.asarray(student_logits) / temperature)
+    log_p, log_q = (
+        _log_softmax(np.asarray(teacher_logits) / temperature),
+        _log_softmax(np.asarray(student_logits) / temperature),
+    )
     return float((np.exp(log_p) * (log_p - log_q)).sum(-1).mean())
 
 
@@ -22,24 +25,31 @@ def kd_t_not_squared(teacher_logits, student_logits, temperature):
 
 
 def kd_reversed(teacher_logits, student_logits, temperature):  # KL(q ‖ p)
-    return kd_no_t_squared(student_logits, teacher_logits, temperature) * temperature ** 2
+    return kd_no_t_squared(student_logits, teacher_logits, temperature) * temperature**2
 
 
 def kd_cross_entropy(teacher_logits, student_logits, temperature):  # H(p, q) = KL + H(p)
-    log_p, log_q = _log_softmax(np.asarray(teacher_logits) / temperature), _log_softmax(
-        np.asarray(student_logits) / temperature)
-    return float(temperature ** 2 * (-np.exp(log_p) * log_q).sum(-1).mean())
+    log_p, log_q = (
+        _log_softmax(np.asarray(teacher_logits) / temperature),
+        _log_softmax(np.asarray(student_logits) / temperature),
+    )
+    return float(temperature**2 * (-np.exp(log_p) * log_q).sum(-1).mean())
 
 
 def kd_sum_over_positions(teacher_logits, student_logits, temperature):
-    log_p, log_q = _log_softmax(np.asarray(teacher_logits) / temperature), _log_softmax(
-        np.asarray(student_logits) / temperature)
-    return float(temperature ** 2 * (np.exp(log_p) * (log_p - log_q)).sum())
+    log_p, log_q = (
+        _log_softmax(np.asarray(teacher_logits) / temperature),
+        _log_softmax(np.asarray(student_logits) / temperature),
+    )
+    return float(temperature**2 * (np.exp(log_p) * (log_p - log_q)).sum())
 
 
 def kd_teacher_only_softened(teacher_logits, student_logits, temperature):
-    log_p, log_q = _log_softmax(np.asarray(teacher_logits) / temperature), _log_softmax(student_logits)
-    return float(temperature ** 2 * (np.exp(log_p) * (log_p - log_q)).sum(-1).mean())
+    log_p, log_q = (
+        _log_softmax(np.asarray(teacher_logits) / temperature),
+        _log_softmax(student_logits),
+    )
+    return float(temperature**2 * (np.exp(log_p) * (log_p - log_q)).sum(-1).mean())
 
 
 def kd_naive_softmax(teacher_logits, student_logits, temperature):  # overflows for large logits
@@ -47,14 +57,16 @@ def kd_naive_softmax(teacher_logits, student_logits, temperature):  # overflows 
         p = np.exp(np.asarray(teacher_logits, np.float32) / temperature)
         q = np.exp(np.asarray(student_logits, np.float32) / temperature)
         p, q = p / p.sum(-1, keepdims=True), q / q.sum(-1, keepdims=True)
-        return float(temperature ** 2 * (p * np.log(p / q)).sum(-1).mean())
+        return float(temperature**2 * (p * np.log(p / q)).sum(-1).mean())
 
 
 # --- quantize_int8
 def q_per_tensor(w):
     w = np.asarray(w, np.float32)
     scale = np.float32(np.abs(w).max() / 127)
-    return np.clip(np.round(w / scale), -127, 127).astype(np.int8), np.full(w.shape[1], scale, np.float32)
+    return np.clip(np.round(w / scale), -127, 127).astype(np.int8), np.full(
+        w.shape[1], scale, np.float32
+    )
 
 
 def q_per_row(w):
@@ -149,18 +161,40 @@ def prune_mask_returned(w, sparsity):  # the keep-mask instead of the pruned wei
 def prune_ties_last_first(w, sparsity):
     w = np.asarray(w)
     flat = w.ravel().copy()
-    order = np.argsort(-np.abs(flat), kind="stable")[::-1]  # ascending |w|, ties in reverse index order
+    # ascending |w|, ties in reverse index order
+    order = np.argsort(-np.abs(flat), kind="stable")[::-1]
     flat[order[: int(np.floor(sparsity * w.size))]] = 0
     return flat.reshape(w.shape)
 
 
 MUTANTS = {
-    "ch07.distillation_loss": [kd_no_t_squared, kd_t_not_squared, kd_reversed, kd_cross_entropy,
-                               kd_sum_over_positions, kd_teacher_only_softened, kd_naive_softmax],
-    "ch07.quantize_int8": [q_per_tensor, q_per_row, q_round_half_up, q_truncate, q_keras_scale, q_zero_column_nan,
-                           q_over_128, q_asymmetric],
-    "ch07.magnitude_prune": [prune_signed, prune_per_row, prune_threshold, prune_rounded_count,
-                             prune_mask_returned, prune_ties_last_first],
+    "ch07.distillation_loss": [
+        kd_no_t_squared,
+        kd_t_not_squared,
+        kd_reversed,
+        kd_cross_entropy,
+        kd_sum_over_positions,
+        kd_teacher_only_softened,
+        kd_naive_softmax,
+    ],
+    "ch07.quantize_int8": [
+        q_per_tensor,
+        q_per_row,
+        q_round_half_up,
+        q_truncate,
+        q_keras_scale,
+        q_zero_column_nan,
+        q_over_128,
+        q_asymmetric,
+    ],
+    "ch07.magnitude_prune": [
+        prune_signed,
+        prune_per_row,
+        prune_threshold,
+        prune_rounded_count,
+        prune_mask_returned,
+        prune_ties_last_first,
+    ],
 }
 
 
@@ -169,7 +203,7 @@ def kd_tensorflow(teacher_logits, student_logits, temperature):
     p = tf.nn.softmax(tf.constant(teacher_logits, tf.float64) / temperature)
     log_p = tf.nn.log_softmax(tf.constant(teacher_logits, tf.float64) / temperature)
     log_q = tf.nn.log_softmax(tf.constant(student_logits, tf.float64) / temperature)
-    return float(temperature ** 2 * tf.reduce_mean(tf.reduce_sum(p * (log_p - log_q), -1)))
+    return float(temperature**2 * tf.reduce_mean(tf.reduce_sum(p * (log_p - log_q), -1)))
 
 
 def kd_scipy(teacher_logits, student_logits, temperature):
@@ -177,7 +211,7 @@ def kd_scipy(teacher_logits, student_logits, temperature):
 
     log_p = log_softmax(np.asarray(teacher_logits, np.float64) / temperature, axis=-1)
     log_q = log_softmax(np.asarray(student_logits, np.float64) / temperature, axis=-1)
-    return temperature ** 2 * np.einsum("...v,...v->...", np.exp(log_p), log_p - log_q).mean()
+    return temperature**2 * np.einsum("...v,...v->...", np.exp(log_p), log_p - log_q).mean()
 
 
 def q_float64(w):
@@ -208,7 +242,9 @@ def prune_tensorflow(w, sparsity):
     w = np.asarray(w)
     k = int(np.floor(sparsity * w.size))
     order = tf.argsort(tf.abs(tf.reshape(tf.constant(w), [-1])), stable=True)[:k]
-    flat = tf.tensor_scatter_nd_update(tf.reshape(tf.constant(w), [-1]), order[:, None], tf.zeros([k], w.dtype))
+    flat = tf.tensor_scatter_nd_update(
+        tf.reshape(tf.constant(w), [-1]), order[:, None], tf.zeros([k], w.dtype)
+    )
     return tf.reshape(flat, w.shape).numpy()
 
 

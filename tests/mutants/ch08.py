@@ -1,5 +1,5 @@
-"""Chapter 8: the classic mistakes of a BPE written by hand, each of which the public cases must catch,
-and correct variants written differently."""
+"""Chapter 8: the classic mistakes of a BPE written by hand, each of which the public cases must
+catch, and correct variants written differently."""
 
 from collections import Counter
 
@@ -62,7 +62,11 @@ def merge_misses_last(ids, pair, new_id):  # stops one id early
 def merge_either_order(ids, pair, new_id):  # (b, a) merged too
     out, i = [], 0
     while i < len(ids):
-        if i + 1 < len(ids) and {ids[i], ids[i + 1]} == set(pair) and (ids[i] != ids[i + 1] or pair[0] == pair[1]):
+        if (
+            i + 1 < len(ids)
+            and {ids[i], ids[i + 1]} == set(pair)
+            and (ids[i] != ids[i + 1] or pair[0] == pair[1])
+        ):
             out.append(new_id)
             i += 2
         else:
@@ -75,7 +79,7 @@ def merge_only_first(ids, pair, new_id):  # replaces the first occurrence only
     ids = list(ids)
     for i in range(len(ids) - 1):
         if (ids[i], ids[i + 1]) == tuple(pair):
-            return ids[:i] + [new_id] + ids[i + 2:]
+            return ids[:i] + [new_id] + ids[i + 2 :]
     return ids
 
 
@@ -181,9 +185,20 @@ def decode_latin1(ids, merges):  # the wrong codec
 
 
 MUTANTS = {
-    "ch08.most_frequent_pair": [mfp_single_ids, mfp_sorted_pair, mfp_skips_overlaps, mfp_smallest_tie, mfp_last_tie],
+    "ch08.most_frequent_pair": [
+        mfp_single_ids,
+        mfp_sorted_pair,
+        mfp_skips_overlaps,
+        mfp_smallest_tie,
+        mfp_last_tie,
+    ],
     "ch08.merge_pair": [merge_overlapping, merge_misses_last, merge_either_order, merge_only_first],
-    "ch08.bpe_train": [train_ids_from_zero, train_no_recount, train_characters, train_no_early_stop],
+    "ch08.bpe_train": [
+        train_ids_from_zero,
+        train_no_recount,
+        train_characters,
+        train_no_early_stop,
+    ],
     "ch08.bpe_encode": [encode_skips_missing, encode_reversed, encode_characters, encode_one_pass],
     "ch08.bpe_decode": [decode_strict, decode_per_token, decode_ignore, decode_chr, decode_latin1],
 }
@@ -195,7 +210,8 @@ def mfp_counter(ids):
     if len(ids) < 2:
         raise ValueError("need at least two ids")
     counts = Counter(zip(ids, ids[1:]))
-    return max(counts, key=counts.__getitem__)  # Counter keeps first-seen order; max returns the first largest
+    # Counter keeps first-seen order; max returns the first largest
+    return max(counts, key=counts.__getitem__)
 
 
 def merge_pair_recursive(ids, pair, new_id):
@@ -212,7 +228,8 @@ def bpe_train_with_tinyllm(text, num_merges):
 
     ids = list(text.encode("utf-8"))
     limit = 0
-    while limit < num_merges and len(ids) >= 2:  # how many merges the text allows before one id remains
+    # how many merges the text allows before one id remains
+    while limit < num_merges and len(ids) >= 2:
         ids = merge_pair(ids, most_frequent_pair(ids), 256 + limit)
         limit += 1
     return train_bpe(text, 256 + limit, pattern=None).merges if text and limit else []
