@@ -25,8 +25,16 @@ from pathlib import Path
 import numpy as np
 
 HEROES = {  # name -> pronoun
-    "mia": "she", "tom": "he", "ava": "she", "leo": "he", "zoe": "she",
-    "sam": "he", "ivy": "she", "max": "he", "lily": "she", "ben": "he",
+    "mia": "she",
+    "tom": "he",
+    "ava": "she",
+    "leo": "he",
+    "zoe": "she",
+    "sam": "he",
+    "ivy": "she",
+    "max": "he",
+    "lily": "she",
+    "ben": "he",
 }
 PLACES = ["forest", "river", "market", "garden", "castle", "harbor", "meadow", "library"]
 ANIMALS = ["cat", "dog", "fox", "owl", "frog", "horse", "rabbit", "duck"]
@@ -46,18 +54,23 @@ class Choices:
         self.log_prob = 0.0
 
     def pick(self, options, weights=None):
-        p = np.full(len(options), 1 / len(options)) if weights is None else np.asarray(weights, float) / sum(weights)
+        p = (
+            np.full(len(options), 1 / len(options))
+            if weights is None
+            else np.asarray(weights, float) / sum(weights)
+        )
         i = self.rng.choice(len(options), p=p)
         self.log_prob += math.log(p[i])
         return options[i]
 
 
 def sentence(c: Choices, hero: str, place: str, events: list | None = None) -> str:
-    """One sentence about ``hero`` at ``place``; its event, as a tuple of words, is appended to ``events``.
+    """One sentence about ``hero`` at ``place``; its event, as a tuple of words, is appended to
+    ``events``.
 
-    Events: ("weather", w), ("see", adjective, animal), ("find", color, thing), ("feel", feeling, w),
-    ("count", number, animal), ("give", thing, friend). Recording them draws nothing, so the text
-    is the same with or without ``events``.
+    Events: ("weather", w), ("see", adjective, animal), ("find", color, thing), ("feel", feeling,
+    w), ("count", number, animal), ("give", thing, friend). Recording them draws nothing, so the
+    text is the same with or without ``events``.
     """
     events = [] if events is None else events
     pronoun = HEROES[hero]
@@ -85,7 +98,8 @@ def sentence(c: Choices, hero: str, place: str, events: list | None = None) -> s
 
 
 def paragraph(c: Choices, story: dict | None = None) -> str:
-    """One story, ending with a newline. ``story``, when given, receives its hero, place and events."""
+    """One story, ending with a newline. ``story``, when given, receives its hero, place and
+    events."""
     story = {} if story is None else story
     hero = c.pick(list(HEROES))
     place = c.pick(PLACES)
@@ -126,7 +140,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, default=1_200_000)
     parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "corpus" / "tiny_world.txt")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "corpus" / "tiny_world.txt"
+    )
     args = parser.parse_args()
     text = generate(args.chars, args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -52,7 +52,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, default=120_000)
     parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "corpus" / "tiny_world_zh.txt")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "corpus" / "tiny_world_zh.txt"
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     parts, total = [], 0
@@ -60,8 +62,10 @@ def main() -> None:
         parts.append(paragraph(rng))
         total += len(parts[-1])
     args.out.write_text("".join(parts), encoding="utf-8")
-    print(f"wrote {args.out.name}: {total:,} characters, {len(parts):,} paragraphs, "
-          f"{len(set(''.join(parts)))} distinct characters")
+    print(
+        f"wrote {args.out.name}: {total:,} characters, {len(parts):,} paragraphs, "
+        f"{len(set(''.join(parts)))} distinct characters"
+    )
 
 
 if __name__ == "__main__":

@@ -26,14 +26,21 @@ def _lstm_step64(x, h, c, kernel, recurrent_kernel, bias):
     """:func:`lstm_cell_step` on float64 arrays, its shapes checked; (h_new, c_new) in float64."""
     units = h.shape[1]
     if kernel.shape != (x.shape[1], 4 * units):
-        raise ValueError(f"kernel must have shape ({x.shape[1]}, {4 * units}) for x {x.shape} and h {h.shape}, "
-                         f"got {kernel.shape}")
+        raise ValueError(
+            f"kernel must have shape ({x.shape[1]}, {4 * units}) for x {x.shape} and h {h.shape}, "
+            f"got {kernel.shape}"
+        )
     if recurrent_kernel.shape != (units, 4 * units):
-        raise ValueError(f"recurrent_kernel must have shape ({units}, {4 * units}), got {recurrent_kernel.shape}")
+        raise ValueError(
+            f"recurrent_kernel must have shape ({units}, {4 * units}), got {recurrent_kernel.shape}"
+        )
     if bias.shape != (4 * units,):
         raise ValueError(f"bias must have shape ({4 * units},), got {bias.shape}")
     if c.shape != h.shape or x.shape[0] != h.shape[0]:
-        raise ValueError(f"x, h and c must share the batch size and h, c the shape; got {x.shape}, {h.shape}, {c.shape}")
+        raise ValueError(
+            f"x, h and c must share the batch size and h, c the shape; got {x.shape}, {h.shape}, "
+            f"{c.shape}"
+        )
 
     sigmoid = lambda v: 0.5 * (1.0 + np.tanh(0.5 * v))  # noqa: E731 - stable for any v
     z = x @ kernel + h @ recurrent_kernel + bias
@@ -57,7 +64,9 @@ def lstm_cell_step(x, h, c, kernel, recurrent_kernel, bias):
     h = as_array(h, "h", ndim=2, dtype="float").astype(np.float64)
     c = as_array(c, "c", ndim=2, dtype="float").astype(np.float64)
     kernel = as_array(kernel, "kernel", ndim=2, dtype="float").astype(np.float64)
-    recurrent_kernel = as_array(recurrent_kernel, "recurrent_kernel", ndim=2, dtype="float").astype(np.float64)
+    recurrent_kernel = as_array(recurrent_kernel, "recurrent_kernel", ndim=2, dtype="float").astype(
+        np.float64
+    )
     bias = as_array(bias, "bias", ndim=1, dtype="float").astype(np.float64)
     h_new, c_new = _lstm_step64(x, h, c, kernel, recurrent_kernel, bias)
     return h_new.astype(np.float32), c_new.astype(np.float32)
@@ -90,8 +99,10 @@ def masked_sequence_cross_entropy(y_true, logits, mask):
     logits = as_array(logits, "logits", ndim=3, dtype="float").astype(np.float64)
     mask = as_array(mask, "mask", ndim=2, dtype="float").astype(np.float64)
     if logits.shape[:2] != y_true.shape or mask.shape != y_true.shape:
-        raise ValueError(f"y_true (b, t), logits (b, t, v) and mask (b, t) must agree, got "
-                         f"{y_true.shape}, {logits.shape}, {mask.shape}")
+        raise ValueError(
+            f"y_true (b, t), logits (b, t, v) and mask (b, t) must agree, got "
+            f"{y_true.shape}, {logits.shape}, {mask.shape}"
+        )
     if y_true.size and (y_true.min() < 0 or y_true.max() >= logits.shape[2]):
         raise ValueError(f"y_true ids must lie in [0, {logits.shape[2] - 1}]")
     shifted = logits - logits.max(axis=-1, keepdims=True)
@@ -105,7 +116,8 @@ DECODER_KEYS = ("embedding", "kernel", "recurrent_kernel", "bias", "dense_kernel
 
 
 def decoder_step(token_ids, h, c, params):
-    """One step of chapter 2's LSTM decoder; returns ``(logits (b, V), h_new (b, u), c_new (b, u))``.
+    """One step of chapter 2's LSTM decoder; returns ``(logits (b, V), h_new (b, u), c_new (b,
+    u))``.
 
     token_ids (b,) ints (the previous target token), h, c (b, u); ``params`` a dict of
     ``embedding`` (V, e), ``kernel`` (e, 4u), ``recurrent_kernel`` (u, 4u), ``bias`` (4u,)
@@ -124,26 +136,45 @@ def decoder_step(token_ids, h, c, params):
     missing = [key for key in DECODER_KEYS if key not in params]
     if missing:
         raise ValueError(f"params is missing {', '.join(missing)}")
-    p = {key: as_array(params[key], key, ndim=1 if "bias" in key else 2, dtype="float").astype(np.float64)
-         for key in DECODER_KEYS}
+    p = {
+        key: as_array(params[key], key, ndim=1 if "bias" in key else 2, dtype="float").astype(
+            np.float64
+        )
+        for key in DECODER_KEYS
+    }
     ids = as_array(token_ids, "token_ids", ndim=1, dtype="int")
     h = as_array(h, "h", ndim=2, dtype="float")
     c = as_array(c, "c", ndim=2, dtype="float")
     (vocabulary, _), units = p["embedding"].shape, h.shape[1]
     if ids.size and (ids.min() < 0 or ids.max() >= vocabulary):
-        raise ValueError(f"token_ids must lie in [0, {vocabulary - 1}] (the embedding's rows), "
-                         f"got [{ids.min()}, {ids.max()}]")
+        raise ValueError(
+            f"token_ids must lie in [0, {vocabulary - 1}] (the embedding's rows), "
+            f"got [{ids.min()}, {ids.max()}]"
+        )
     if h.shape != c.shape or h.shape[0] != ids.shape[0]:
-        raise ValueError(f"token_ids (b,), h and c (b, u) must share b and h, c the shape; got {ids.shape}, "
-                         f"{h.shape}, {c.shape}")
+        raise ValueError(
+            f"token_ids (b,), h and c (b, u) must share b and h, c the shape; got {ids.shape}, "
+            f"{h.shape}, {c.shape}"
+        )
     if p["dense_kernel"].shape != (units, vocabulary) or p["dense_bias"].shape != (vocabulary,):
-        raise ValueError(f"dense_kernel must have shape ({units}, {vocabulary}) and dense_bias ({vocabulary},) for "
-                         f"u={units}, V={vocabulary}; got {p['dense_kernel'].shape}, {p['dense_bias'].shape}")
+        raise ValueError(
+            f"dense_kernel must have shape ({units}, {vocabulary}) and dense_bias ({vocabulary},) "
+            "for "
+            f"u={units}, V={vocabulary}; got {p['dense_kernel'].shape}, {p['dense_bias'].shape}"
+        )
     if p["kernel"].shape != (p["embedding"].shape[1], 4 * units):
-        raise ValueError(f"kernel must have shape ({p['embedding'].shape[1]}, {4 * units}) for embedding "
-                         f"{p['embedding'].shape} and h {h.shape}, got {p['kernel'].shape}")
+        raise ValueError(
+            f"kernel must have shape ({p['embedding'].shape[1]}, {4 * units}) for embedding "
+            f"{p['embedding'].shape} and h {h.shape}, got {p['kernel'].shape}"
+        )
     dtype = np.result_type(h.dtype, c.dtype, np.float32)
-    h_new, c_new = _lstm_step64(p["embedding"][ids], h.astype(np.float64), c.astype(np.float64),
-                                p["kernel"], p["recurrent_kernel"], p["bias"])
+    h_new, c_new = _lstm_step64(
+        p["embedding"][ids],
+        h.astype(np.float64),
+        c.astype(np.float64),
+        p["kernel"],
+        p["recurrent_kernel"],
+        p["bias"],
+    )
     logits = h_new @ p["dense_kernel"] + p["dense_bias"]
     return logits.astype(dtype), h_new.astype(dtype), c_new.astype(dtype)

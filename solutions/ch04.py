@@ -10,9 +10,11 @@ Notation: b batch, t (or tq, tk) sequence lengths, d = d_model, h heads, dh = d 
     causal mask M[i, j] = (j ≤ i)                                    (t, t)
 
     MultiHead(X) = Concat(head_1, …, head_h) Wᴼ,
-        head_i = Attention(X W_qᵢ, X W_kᵢ, X W_vᵢ),  where W_qᵢ is columns i·dh … (i+1)·dh − 1 of W_q
+        head_i = Attention(X W_qᵢ, X W_kᵢ, X W_vᵢ),  where W_qᵢ is columns i·dh … (i+1)·dh − 1 of
+        W_q
 
-    sinusoidal positions PE[pos, 2i] = sin(pos / 10000^(2i/d)),  PE[pos, 2i+1] = cos(pos / 10000^(2i/d))
+    sinusoidal positions PE[pos, 2i] = sin(pos / 10000^(2i/d)),  PE[pos, 2i+1] = cos(pos /
+    10000^(2i/d))
 
     pre-layer-norm Transformer block:
         x ← x + MultiHead(LayerNorm₁(x))
@@ -59,23 +61,31 @@ def scaled_dot_product_attention(q, k, v, mask=None):
     v = as_array(v, "v", min_ndim=2, dtype="float")
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(
-            f"q and k must have the same depth d_k (last axis) to be dotted, got q {q.shape} and k {k.shape}"
+            f"q and k must have the same depth d_k (last axis) to be dotted, got q {q.shape} and k "
+            f"{k.shape}"
         )
     if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must have the same number of keys (axis -2), got k {k.shape} and v {v.shape}")
+        raise ValueError(
+            f"k and v must have the same number of keys (axis -2), got k {k.shape} and v {v.shape}"
+        )
     dtype = np.result_type(q.dtype, k.dtype, v.dtype)
-    scores = q.astype(np.float64) @ np.swapaxes(k, -1, -2).astype(np.float64) / math.sqrt(q.shape[-1])
+    scores = (
+        q.astype(np.float64) @ np.swapaxes(k, -1, -2).astype(np.float64) / math.sqrt(q.shape[-1])
+    )
     if mask is not None:
         mask = as_array(mask, "mask").astype(bool)
         try:
             mask = np.broadcast_to(mask, scores.shape)
         except ValueError:
             raise ValueError(
-                f"mask of shape {mask.shape} does not broadcast to the attention scores' shape {scores.shape} "
+                f"mask of shape {mask.shape} does not broadcast to the attention scores' shape "
+                f"{scores.shape} "
                 "(…, tq, tk)"
             ) from None
         if not mask.any(axis=-1).all():
-            raise ValueError("mask leaves a query with no key to attend to (a row of the mask is all False)")
+            raise ValueError(
+                "mask leaves a query with no key to attend to (a row of the mask is all False)"
+            )
         scores = np.where(mask, scores, -np.inf)
     scores = scores - scores.max(axis=-1, keepdims=True)
     weights = np.exp(scores)
@@ -119,7 +129,9 @@ def multi_head_self_attention(x, wq, wk, wv, wo, num_heads, mask=None):
     for name, w in (("wq", wq), ("wk", wk), ("wv", wv), ("wo", wo)):
         w = as_array(w, name, ndim=2, dtype="float")
         if w.shape != (d, d):
-            raise ValueError(f"{name} must have shape ({d}, {d}) to match x of shape {x.shape}, got {w.shape}")
+            raise ValueError(
+                f"{name} must have shape ({d}, {d}) to match x of shape {x.shape}, got {w.shape}"
+            )
         weights[name] = w.astype(np.float64)
     dh = d // num_heads
 
@@ -137,8 +149,24 @@ def multi_head_self_attention(x, wq, wk, wv, wo, num_heads, mask=None):
     return (merged @ weights["wo"]).astype(x.dtype)
 
 
-BLOCK_KEYS = ("ln1_gamma", "ln1_beta", "wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo",
-              "ln2_gamma", "ln2_beta", "w1", "b1", "w2", "b2")
+BLOCK_KEYS = (
+    "ln1_gamma",
+    "ln1_beta",
+    "wq",
+    "bq",
+    "wk",
+    "bk",
+    "wv",
+    "bv",
+    "wo",
+    "bo",
+    "ln2_gamma",
+    "ln2_beta",
+    "w1",
+    "b1",
+    "w2",
+    "b2",
+)
 
 
 def _layer_norm(x, gamma, beta, epsilon=1e-5):
@@ -154,28 +182,41 @@ def _gelu(x):
 
 
 def _block_weights(params, d):
-    """``params`` checked: every key of a block, each of the shape d and the MLP width imply, as float64."""
+    """``params`` checked: every key of a block, each of the shape d and the MLP width imply, as
+    float64."""
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
     missing = [key for key in BLOCK_KEYS if key not in params]
     if missing:
         raise ValueError(f"params is missing {', '.join(missing)}")
-    weights = {key: as_array(params[key], key, dtype="float").astype(np.float64) for key in BLOCK_KEYS}
+    weights = {
+        key: as_array(params[key], key, dtype="float").astype(np.float64) for key in BLOCK_KEYS
+    }
     m = weights["w1"].shape[-1]
-    shapes = {"wq": (d, d), "wk": (d, d), "wv": (d, d), "wo": (d, d), "w1": (d, m), "w2": (m, d), "b1": (m,)}
+    shapes = {
+        "wq": (d, d),
+        "wk": (d, d),
+        "wv": (d, d),
+        "wo": (d, d),
+        "w1": (d, m),
+        "w2": (m, d),
+        "b1": (m,),
+    }
     for key, value in weights.items():
         wanted = shapes.get(key, (d,))
         if value.shape != wanted:
-            raise ValueError(f"params[{key!r}] must have shape {wanted} for x with d={d}, got {value.shape}")
+            raise ValueError(
+                f"params[{key!r}] must have shape {wanted} for x with d={d}, got {value.shape}"
+            )
     return weights
 
 
 def transformer_block(x, params, num_heads, causal=False):
     """One pre-layer-norm Transformer block in NumPy, x (b, t, d) → (b, t, d).
 
-        h   = x + MHA(LN₁(x))                     MHA with biases: q = LN₁(x)·wq + bq, …; heads are
-                                                  contiguous slices; softmax(QKᵀ/√dh), causal if asked
-        out = h + gelu(LN₂(h)·w1 + b1)·w2 + b2     exact (erf) GELU; LN over the last axis, ε = 1e-5
+    h   = x + MHA(LN₁(x))                     MHA with biases: q = LN₁(x)·wq + bq, …; heads are
+                                              contiguous slices; softmax(QKᵀ/√dh), causal if asked
+    out = h + gelu(LN₂(h)·w1 + b1)·w2 + b2     exact (erf) GELU; LN over the last axis, ε = 1e-5
     """
     x = as_array(x, "x", ndim=3, dtype="float")
     b, t, d = x.shape
@@ -200,5 +241,7 @@ def transformer_block(x, params, num_heads, causal=False):
     attention = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
     merged = (attention @ v).transpose(0, 2, 1, 3).reshape(b, t, d)
     h = x64 + merged @ p["wo"] + p["bo"]
-    mlp = _gelu(_layer_norm(h, p["ln2_gamma"], p["ln2_beta"]) @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
+    mlp = (
+        _gelu(_layer_norm(h, p["ln2_gamma"], p["ln2_beta"]) @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
+    )
     return (h + mlp).astype(x.dtype)

@@ -43,7 +43,10 @@ def lm_inputs_and_targets(token_ids):
     """
     token_ids = as_array(token_ids, "token_ids", ndim=2, dtype="int")
     if token_ids.shape[1] < 2:
-        raise ValueError(f"token_ids must hold windows of at least 2 tokens (b, t+1), got shape {token_ids.shape}")
+        raise ValueError(
+            "token_ids must hold windows of at least 2 tokens (b, t+1), got shape "
+            f"{token_ids.shape}"
+        )
     return token_ids[:, :-1], token_ids[:, 1:]
 
 
@@ -103,11 +106,14 @@ def perplexity(y_true, logits):
     logits = as_array(logits, "logits", min_ndim=1, dtype="float")
     if logits.shape[:-1] != y_true.shape:
         raise ValueError(
-            f"logits must have shape y_true.shape + (vocabulary,), got y_true {y_true.shape} and logits {logits.shape}"
+            f"logits must have shape y_true.shape + (vocabulary,), got y_true {y_true.shape} and "
+            f"logits {logits.shape}"
         )
     v = logits.shape[-1]
     if y_true.size and (y_true.min() < 0 or y_true.max() >= v):
-        raise ValueError(f"y_true must hold token ids in [0, {v - 1}], got [{y_true.min()}, {y_true.max()}]")
+        raise ValueError(
+            f"y_true must hold token ids in [0, {v - 1}], got [{y_true.min()}, {y_true.max()}]"
+        )
     z = logits.astype(np.float64)
     z = z - z.max(axis=-1, keepdims=True)
     log_softmax = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
@@ -127,11 +133,16 @@ def gpt_forward(token_ids, params, num_heads):
     """
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict, got {type(params).__name__}")
-    missing = [k for k in ("token_embedding", "position_embedding", "blocks", "final_gamma", "final_beta")
-               if k not in params]
+    missing = [
+        k
+        for k in ("token_embedding", "position_embedding", "blocks", "final_gamma", "final_beta")
+        if k not in params
+    ]
     if missing:
         raise ValueError(f"params is missing {', '.join(missing)}")
-    embedding = as_array(params["token_embedding"], "token_embedding", ndim=2, dtype="float").astype(np.float64)
+    embedding = as_array(
+        params["token_embedding"], "token_embedding", ndim=2, dtype="float"
+    ).astype(np.float64)
     positions = as_array(params["position_embedding"], "position_embedding", ndim=2, dtype="float")
     ids = as_array(token_ids, "token_ids", ndim=2, dtype="int")
     v, d = embedding.shape
@@ -140,16 +151,26 @@ def gpt_forward(token_ids, params, num_heads):
     if ids.shape[1] == 0:
         raise ValueError("token_ids must hold at least one position, got shape " + str(ids.shape))
     if ids.shape[1] > positions.shape[0]:
-        raise ValueError(f"token_ids has {ids.shape[1]} positions; the model's context is {positions.shape[0]}")
+        raise ValueError(
+            f"token_ids has {ids.shape[1]} positions; the model's context is {positions.shape[0]}"
+        )
     if positions.shape[1] != d:
-        raise ValueError(f"position_embedding must have depth d={d} like token_embedding, got {positions.shape}")
+        raise ValueError(
+            f"position_embedding must have depth d={d} like token_embedding, got {positions.shape}"
+        )
     for key in ("final_gamma", "final_beta"):
         if np.shape(params[key]) != (d,):
             raise ValueError(f"params[{key!r}] must have shape ({d},), got {np.shape(params[key])}")
     if not isinstance(params["blocks"], (list, tuple)):
-        raise TypeError(f"params['blocks'] must be a list of block dicts, got {type(params['blocks']).__name__}")
+        raise TypeError(
+            f"params['blocks'] must be a list of block dicts, got {type(params['blocks']).__name__}"
+        )
     x = embedding[ids] + positions[: ids.shape[1]].astype(np.float64)
     for block in params["blocks"]:
         x = transformer_block(x, block, num_heads, causal=True)
-    x = _layer_norm(x, np.asarray(params["final_gamma"], np.float64), np.asarray(params["final_beta"], np.float64))
+    x = _layer_norm(
+        x,
+        np.asarray(params["final_gamma"], np.float64),
+        np.asarray(params["final_beta"], np.float64),
+    )
     return (x @ embedding.T).astype(np.float32)

@@ -12,7 +12,8 @@ student: the same gradient, but 0 when the student matches. Its gradient with re
 
 Symmetric per-channel int8 quantization of a weight matrix w (d_in, d_out):
 
-    s_j = max_i |w_ij| / 127   (1 for an all-zero column),   q_ij = clip(round(w_ij / s_j), −127, 127)
+    s_j = max_i |w_ij| / 127   (1 for an all-zero column),   q_ij = clip(round(w_ij / s_j), −127,
+    127)
 
 with round half to even, so that w ≈ q · s. Global magnitude pruning zeroes the
 ⌊sparsity · N⌋ entries of smallest |w| (ties broken by the lower flat index).
@@ -35,15 +36,20 @@ def _log_softmax(z):
 
 
 def distillation_loss(teacher_logits, student_logits, temperature):
-    """T² · mean over positions of KL(softmax(teacher/T) ‖ softmax(student/T)); (…, v) each → float."""
-    teacher = as_array(teacher_logits, "teacher_logits", min_ndim=1, dtype="float").astype(np.float64)
-    student = as_array(student_logits, "student_logits", min_ndim=1, dtype="float").astype(np.float64)
+    """T² · mean over positions of KL(softmax(teacher/T) ‖ softmax(student/T)); (…, v) each →
+    float."""
+    teacher = as_array(teacher_logits, "teacher_logits", min_ndim=1, dtype="float").astype(
+        np.float64
+    )
+    student = as_array(student_logits, "student_logits", min_ndim=1, dtype="float").astype(
+        np.float64
+    )
     require_same_shape(teacher, student, "teacher_logits", "student_logits")
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
     log_p, log_q = _log_softmax(teacher / temperature), _log_softmax(student / temperature)
     kl = (np.exp(log_p) * (log_p - log_q)).sum(axis=-1)
-    return float(temperature ** 2 * kl.mean())
+    return float(temperature**2 * kl.mean())
 
 
 def quantize_int8(w):
@@ -56,7 +62,8 @@ def quantize_int8(w):
 
 
 def magnitude_prune(w, sparsity):
-    """w with the ⌊sparsity · w.size⌋ entries of smallest |w| set to 0 (ties: lower flat index first)."""
+    """w with the ⌊sparsity · w.size⌋ entries of smallest |w| set to 0 (ties: lower flat index
+    first)."""
     w = as_array(w, "w")
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity must lie in [0, 1], got {sparsity}")

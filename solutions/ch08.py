@@ -2,8 +2,8 @@
 
 A text starts as its UTF-8 bytes, ids 0…255. Training repeats, ``num_merges`` times:
 
-    (a, b) = the adjacent pair that occurs most often (every position counted; ties: earliest first occurrence)
-    replace every (a, b), left to right without overlap, by a new id 256 + k
+    (a, b) = the adjacent pair that occurs most often (every position counted; ties: earliest first
+    occurrence) replace every (a, b), left to right without overlap, by a new id 256 + k
 
 Encoding replays the merges in their order; decoding concatenates the bytes of every id
 and decodes them as UTF-8 with ``errors="replace"``, so a cut inside a character gives U+FFFD.
@@ -52,7 +52,8 @@ def merge_pair(ids, pair, new_id):
 
 
 def bpe_train(text, num_merges):
-    """The ``num_merges`` merged pairs of byte-level BPE on ``text``, in order (merge k makes id 256 + k)."""
+    """The ``num_merges`` merged pairs of byte-level BPE on ``text``, in order (merge k makes id 256
+    + k)."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     ids = list(text.encode("utf-8"))
@@ -75,7 +76,8 @@ def bpe_encode(text, merges):
 
 
 def bpe_decode(ids, merges):
-    """The bytes each id stands for, concatenated, decoded as UTF-8 (U+FFFD where a character is cut)."""
+    """The bytes each id stands for, concatenated, decoded as UTF-8 (U+FFFD where a character is
+    cut)."""
     vocab = {i: bytes([i]) for i in range(256)}
     for k, (a, b) in enumerate(merges):
         vocab[256 + k] = vocab[a] + vocab[b]

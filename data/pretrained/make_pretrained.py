@@ -32,7 +32,8 @@ def main() -> None:
     from course.environment import QUIET_ENV, quiet_environment
 
     if any(os.environ.get(key) != value for key, value in QUIET_ENV.items()):
-        # TensorFlow reads these when it starts: start again with them (quiet, oneDNN off, as in the tests)
+        # TensorFlow reads these when it starts: start again with them (quiet, oneDNN off, as in the
+        # tests)
         os.execve(sys.executable, [sys.executable, *sys.argv], quiet_environment())
     import keras
 
@@ -43,12 +44,24 @@ def main() -> None:
     from tinyllm.text_data import prepare_text
 
     text = load_text()
-    config = GPTConfig(vocabulary_size=28, sequence_length=256, num_layers=3, num_heads=4, d_model=96)
+    config = GPTConfig(
+        vocabulary_size=28, sequence_length=256, num_layers=3, num_heads=4, d_model=96
+    )
     data = prepare_text(text, config.sequence_length)
     if data.vocabulary_size != config.vocabulary_size:
-        raise SystemExit(f"the corpus has {data.vocabulary_size} characters, expected {config.vocabulary_size}")
-    run = RunConfig(steps=args.steps, global_batch=32, seed=0, learning_rate=2e-3, weight_decay=0.01,
-                    precision="float32", jit_compile=True, val_tokens=65_536)
+        raise SystemExit(
+            f"the corpus has {data.vocabulary_size} characters, expected {config.vocabulary_size}"
+        )
+    run = RunConfig(
+        steps=args.steps,
+        global_batch=32,
+        seed=0,
+        learning_rate=2e-3,
+        weight_decay=0.01,
+        precision="float32",
+        jit_compile=True,
+        val_tokens=65_536,
+    )
     with tempfile.TemporaryDirectory() as scratch:
         result = train(make_strategy("default"), data, config, run, out=scratch)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -59,8 +72,14 @@ def main() -> None:
         "corpus": "data/corpus/tiny_world.txt",
         "corpus_sha256_16": text_fingerprint(text),
         "validation_fraction": 0.1,
-        "run": {"steps": run.steps, "global_batch": run.global_batch, "seed": run.seed,
-                "learning_rate": run.learning_rate, "weight_decay": run.weight_decay, "precision": run.precision},
+        "run": {
+            "steps": run.steps,
+            "global_batch": run.global_batch,
+            "seed": run.seed,
+            "learning_rate": run.learning_rate,
+            "weight_decay": run.weight_decay,
+            "precision": run.precision,
+        },
         "val_loss": round(float(result.val_loss), 5),
         "val_tokens": run.val_tokens,
         "keras": keras.__version__,

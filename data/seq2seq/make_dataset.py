@@ -47,19 +47,86 @@ SUBJECT, OBJECT = "ne", "po"  # Zorbian case particles (no English counterpart)
 
 NAMES = ["anna", "boris", "clara", "david", "elena", "felix", "greta", "hugo"]
 DETERMINERS = ["the", "a", "my", "every"]
-ADJECTIVES = ["big", "small", "red", "green", "blue", "old", "young", "happy", "sad", "tall", "quick", "lazy",
-              "angry", "brave", "quiet", "hungry"]
-NOUNS = ["cat", "dog", "bird", "fish", "horse", "cow", "child", "teacher", "farmer", "doctor", "king", "queen",
-         "man", "woman", "boy", "girl", "baby", "apple", "ball", "book", "house", "tree", "river", "car", "boat",
-         "garden", "table", "door", "letter", "cake"]
-TRANSITIVE = ["sees", "likes", "chases", "finds", "holds", "carries", "eats", "follows", "calls", "pushes",
-              "watches", "paints", "helps", "wants"]
+ADJECTIVES = [
+    "big",
+    "small",
+    "red",
+    "green",
+    "blue",
+    "old",
+    "young",
+    "happy",
+    "sad",
+    "tall",
+    "quick",
+    "lazy",
+    "angry",
+    "brave",
+    "quiet",
+    "hungry",
+]
+NOUNS = [
+    "cat",
+    "dog",
+    "bird",
+    "fish",
+    "horse",
+    "cow",
+    "child",
+    "teacher",
+    "farmer",
+    "doctor",
+    "king",
+    "queen",
+    "man",
+    "woman",
+    "boy",
+    "girl",
+    "baby",
+    "apple",
+    "ball",
+    "book",
+    "house",
+    "tree",
+    "river",
+    "car",
+    "boat",
+    "garden",
+    "table",
+    "door",
+    "letter",
+    "cake",
+]
+TRANSITIVE = [
+    "sees",
+    "likes",
+    "chases",
+    "finds",
+    "holds",
+    "carries",
+    "eats",
+    "follows",
+    "calls",
+    "pushes",
+    "watches",
+    "paints",
+    "helps",
+    "wants",
+]
 INTRANSITIVE = ["sleeps", "runs", "sings", "waits", "falls", "laughs", "swims", "dances"]
 ADVERBS = ["quickly", "slowly", "today", "again", "often", "quietly", "yesterday", "never"]
 PREPOSITIONS = ["near", "under", "behind", "with"]
 
-CATEGORIES = {"name": NAMES, "det": DETERMINERS, "adj": ADJECTIVES, "noun": NOUNS, "vt": TRANSITIVE,
-              "vi": INTRANSITIVE, "adv": ADVERBS, "prep": PREPOSITIONS}
+CATEGORIES = {
+    "name": NAMES,
+    "det": DETERMINERS,
+    "adj": ADJECTIVES,
+    "noun": NOUNS,
+    "vt": TRANSITIVE,
+    "vi": INTRANSITIVE,
+    "adv": ADVERBS,
+    "prep": PREPOSITIONS,
+}
 
 
 def make_lexicon(rng: random.Random) -> dict:
@@ -71,7 +138,9 @@ def make_lexicon(rng: random.Random) -> dict:
         for word in words:
             while True:
                 syllables = rng.choice((2, 2, 3))
-                candidate = "".join(rng.choice(onsets) + rng.choice(vowels) for _ in range(syllables))
+                candidate = "".join(
+                    rng.choice(onsets) + rng.choice(vowels) for _ in range(syllables)
+                )
                 candidate += rng.choice(codas)
                 if candidate not in taken:
                     break
@@ -118,7 +187,8 @@ def translate(words: list, lexicon: dict) -> list:
 
 
 def make_splits(rng: random.Random, lexicon: dict) -> dict:
-    """Sample each split length by length; validation and test sentences are distinct and never in train.
+    """Sample each split length by length; validation and test sentences are distinct and never in
+    train.
 
     Short sentences are few (a few thousand distinct ones of 3 words), so the training split
     may repeat one; the held-out splits never do, and never share a sentence with training.
@@ -131,7 +201,9 @@ def make_splits(rng: random.Random, lexicon: dict) -> dict:
             while len(rows) < PER_LENGTH[split]:
                 tries += 1
                 if tries > 1_000_000:
-                    raise RuntimeError(f"could not draw {PER_LENGTH[split]} {split} sentences of length {length}")
+                    raise RuntimeError(
+                        f"could not draw {PER_LENGTH[split]} {split} sentences of length {length}"
+                    )
                 source, target = sentence(rng)
                 text = " ".join(source)
                 if len(source) != length or text in held_out:
@@ -148,8 +220,12 @@ def make_splits(rng: random.Random, lexicon: dict) -> dict:
 def main(argv=None) -> None:
     import argparse
 
-    parser = argparse.ArgumentParser(description="Generate the English -> Zorbian translation task.")
-    parser.add_argument("--out", type=Path, default=HERE, help="output folder (default: next to this script)")
+    parser = argparse.ArgumentParser(
+        description="Generate the English -> Zorbian translation task."
+    )
+    parser.add_argument(
+        "--out", type=Path, default=HERE, help="output folder (default: next to this script)"
+    )
     out = parser.parse_args(argv).out
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(SEED)
@@ -157,10 +233,15 @@ def main(argv=None) -> None:
     splits = make_splits(rng, lexicon)
     for name, rows in splits.items():
         (out / f"{name}.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in rows), encoding="utf-8")
-    lexicon_rows = [f"{word}\t{lexicon[word]}\t{category}\n" for category, words in CATEGORIES.items() for word in words]
+    lexicon_rows = [
+        f"{word}\t{lexicon[word]}\t{category}\n"
+        for category, words in CATEGORIES.items()
+        for word in words
+    ]
     (out / "lexicon.tsv").write_text("".join(lexicon_rows), encoding="utf-8")
     info = {
-        "description": "English-like sentences -> Zorbian (made-up SOV language); see make_dataset.py",
+        "description": "English-like sentences -> Zorbian (made-up SOV language); see "
+        "make_dataset.py",
         "seed": SEED,
         "source_lengths": [MIN_LENGTH, MAX_LENGTH],
         "per_length": PER_LENGTH,

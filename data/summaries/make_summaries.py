@@ -1,6 +1,6 @@
 """Generate chapter 6's summarisation task: tiny-world stories and a reference summary of each.
 
-    python data/summaries/make_summaries.py [--out DIR]      # a few seconds, standard library + NumPy
+    python data/summaries/make_summaries.py [--out DIR]  # a few seconds, standard library + NumPy
 
 It rewrites ``train.tsv``, ``validation.tsv``, ``test.tsv`` (``story<TAB>summary``, one story a
 line, the story without its newline) and ``info.json`` next to itself (or in DIR). The stories come
@@ -41,14 +41,20 @@ DATA = HERE.parent
 sys.path.insert(0, str(DATA))
 from make_corpus import Choices, paragraph  # noqa: E402 - the corpus grammar, beside this folder
 
-SEEDS = {"train": 6001, "validation": 6002, "test": 6003}  # the corpus used 2024 (and 2025 for its entropy)
+# the corpus used 2024 (and 2025 for its entropy)
+SEEDS = {
+    "train": 6001,
+    "validation": 6002,
+    "test": 6003,
+}
 SIZES = {"train": 4000, "validation": 300, "test": 300}  # stories kept per split
 SEPARATOR, END = " tldr ", "\n"
 CONTEXT = 256  # the pre-trained model's context: story + separator + summary + end ≤ CONTEXT + 1
 
 
 def summarize(story: dict) -> str:
-    """The reference summary of a story's record (hero, place, events) from ``make_corpus.paragraph``."""
+    """The reference summary of a story's record (hero, place, events) from
+    ``make_corpus.paragraph``."""
     words = [story["hero"], story["place"]]
     for kind, *slots in story["events"]:
         if kind == "see":  # (adjective, animal)
@@ -68,7 +74,8 @@ def example_length(story: str, summary: str) -> int:
 
 
 def make_split(name: str, exclude: set) -> tuple:
-    """``(rows, counts)``: SIZES[name] (story, summary) pairs, and how many stories were left out, and why."""
+    """``(rows, counts)``: SIZES[name] (story, summary) pairs, and how many stories were left out,
+    and why."""
     c = Choices(np.random.default_rng(SEEDS[name]))
     rows, too_long, seen_before = [], 0, 0
     while len(rows) < SIZES[name]:
@@ -81,8 +88,11 @@ def make_split(name: str, exclude: set) -> tuple:
             seen_before += 1
         else:
             rows.append((story, summary))
-    return rows, {"drawn": len(rows) + too_long + seen_before, "too_long": too_long,
-                  "seen_in_pretraining_or_train": seen_before}
+    return rows, {
+        "drawn": len(rows) + too_long + seen_before,
+        "too_long": too_long,
+        "seen_in_pretraining_or_train": seen_before,
+    }
 
 
 def main() -> None:
@@ -105,7 +115,10 @@ def main() -> None:
     info = {
         "description": "tiny-world stories -> keyword summaries; see make_summaries.py",
         "format": "story<TAB>summary; model sequence = story + separator + summary + end",
-        "separator": SEPARATOR, "end": END, "context": CONTEXT, "seeds": SEEDS,
+        "separator": SEPARATOR,
+        "end": END,
+        "context": CONTEXT,
+        "seeds": SEEDS,
         "sizes": {name: len(rows) for name, rows in splits.items()},
         "left_out": counts,
         "longest_example": max(lengths),
