@@ -2,8 +2,8 @@
 
 The distillation loss is Keras's (``keras.distillation.LogitsDistillation``), so it is not here.
 
-    quantization   r_j = q_max / max_i |w_ij|,  q_ij = clip(round(w_ij · r_j), −q_max, q_max),  w ≈ q / r
-                   q_max = 2^(bits−1) − 1: 127 for int8, 7 for int4; one scale per output channel j
+    quantization   r_j = q_max / max_i |w_ij|,  q_ij = clip(round(w_ij · r_j), −q_max, q_max),  w ≈
+    q / r q_max = 2^(bits−1) − 1: 127 for int8, 7 for int4; one scale per output channel j
                    (Keras's quantizer, which stores the inverse scale r)
     pruning        zero the k = ⌊sparsity · N⌋ weights of smallest |w| over all N prunable weights
 """
@@ -20,7 +20,8 @@ from tinyllm.validation import as_array
 
 
 def quantize_weights(w, bits: int = 8, axis: int = 0):
-    """Symmetric per-channel quantization with Keras's own quantizer: w (d_in, d_out) → (q int8, inverse scale).
+    """Symmetric per-channel quantization with Keras's own quantizer: w (d_in, d_out) → (q int8,
+    inverse scale).
 
     ``keras.quantizers.abs_max_quantize`` — what ``model.quantize("int8")`` runs on a Dense
     kernel — with the integer range ±q_max, q_max = 2^(bits−1) − 1 (127 for int8, 7 for int4,
@@ -32,18 +33,23 @@ def quantize_weights(w, bits: int = 8, axis: int = 0):
     if bits not in (2, 3, 4, 5, 6, 7, 8):
         raise ValueError(f"bits must be an integer from 2 to 8, got {bits!r}")
     q_max = 2 ** (bits - 1) - 1
-    q, inverse_scale = keras.quantizers.abs_max_quantize(w, axis=axis, value_range=(-q_max, q_max), dtype="int8",
-                                                         to_numpy=True)
+    q, inverse_scale = keras.quantizers.abs_max_quantize(
+        w, axis=axis, value_range=(-q_max, q_max), dtype="int8", to_numpy=True
+    )
     return ops.convert_to_numpy(q), np.squeeze(ops.convert_to_numpy(inverse_scale), axis=axis)
 
 
 def dequantize(q, inverse_scale, axis: int = 0) -> np.ndarray:
-    """q (d_in, d_out) ints and the per-channel inverse scale of :func:`quantize_weights` → float32 q / r."""
-    return (np.asarray(q, np.float32) / np.expand_dims(np.asarray(inverse_scale, np.float32), axis)).astype(np.float32)
+    """q (d_in, d_out) ints and the per-channel inverse scale of :func:`quantize_weights` → float32
+    q / r."""
+    return (
+        np.asarray(q, np.float32) / np.expand_dims(np.asarray(inverse_scale, np.float32), axis)
+    ).astype(np.float32)
 
 
 def model_matrices(model) -> dict:
-    """Every 2-D weight of a mini GPT by path → (variable, channel axis for :func:`quantize_weights`).
+    """Every 2-D weight of a mini GPT by path → (variable, channel axis for
+    :func:`quantize_weights`).
 
     Dense kernels (d_in, d_out) have one channel per output column (axis 0 reduced); the token
     and position tables (rows are vectors: E is also the tied output layer, z = x Eᵀ) one per row.
@@ -59,8 +65,8 @@ def quantize_model(model, bits: int = 8) -> dict:
     """Weight-only quantization of every matrix of ``model``, in place: each becomes q · s.
 
     Returns what would be stored: ``{path: array}`` with ``path + "/q"`` (int8) and
-    ``path + "/scale"`` (float32, the inverse scale) for each matrix, float32 for every other weight (biases,
-    layer norms). The model then computes in float32 with the rounded weights, so its loss
+    ``path + "/scale"`` (float32, the inverse scale) for each matrix, float32 for every other weight
+    (biases, layer norms). The model then computes in float32 with the rounded weights, so its loss
     is exactly the loss of the stored int8 model.
     """
     matrices = model_matrices(model)
@@ -80,7 +86,9 @@ def quantize_model(model, bits: int = 8) -> dict:
 def stored_bytes(arrays: dict, compressed: bool = False) -> int:
     """Size in bytes of ``arrays`` written as one ``.npz`` file (``np.savez``, or zip-deflated)."""
     buffer = io.BytesIO()
-    (np.savez_compressed if compressed else np.savez)(buffer, **{k.replace("/", "."): v for k, v in arrays.items()})
+    (np.savez_compressed if compressed else np.savez)(
+        buffer, **{k.replace("/", "."): v for k, v in arrays.items()}
+    )
     return buffer.getbuffer().nbytes
 
 
@@ -93,7 +101,8 @@ def prunable_kernels(model) -> list:
 
 
 def global_magnitude_masks(weights, sparsity: float) -> list:
-    """Keep-masks (bool, one per array) that zero the ⌊sparsity·N⌋ smallest |w| over all N weights together.
+    """Keep-masks (bool, one per array) that zero the ⌊sparsity·N⌋ smallest |w| over all N weights
+    together.
 
     One threshold for the whole model ("global"): layers with many small weights lose more
     of them than layers with few. Ties in |w| go in flat order (the stable sort), so exactly
@@ -101,12 +110,16 @@ def global_magnitude_masks(weights, sparsity: float) -> list:
     """
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity must lie in [0, 1], got {sparsity}")
-    arrays = [np.asarray(ops.convert_to_numpy(w) if not isinstance(w, np.ndarray) else w) for w in weights]
+    arrays = [
+        np.asarray(ops.convert_to_numpy(w) if not isinstance(w, np.ndarray) else w) for w in weights
+    ]
     magnitudes = np.concatenate([np.abs(a).ravel() for a in arrays])
     keep = np.ones(magnitudes.size, bool)
     keep[np.argsort(magnitudes, kind="stable")[: int(np.floor(sparsity * magnitudes.size))]] = False
     bounds = np.cumsum([0] + [a.size for a in arrays])
-    return [keep[start:end].reshape(a.shape) for start, end, a in zip(bounds[:-1], bounds[1:], arrays)]
+    return [
+        keep[start:end].reshape(a.shape) for start, end, a in zip(bounds[:-1], bounds[1:], arrays)
+    ]
 
 
 def apply_masks(variables, masks) -> None:
@@ -116,7 +129,8 @@ def apply_masks(variables, masks) -> None:
 
 
 class KeepPruned(keras.callbacks.Callback):
-    """Re-apply pruning masks after every training step, so fine-tuning cannot regrow pruned weights.
+    """Re-apply pruning masks after every training step, so fine-tuning cannot regrow pruned
+    weights.
 
     The optimizer still computes a gradient for a pruned weight (and AdamW's momentum moves
     it); zeroing it again after each step keeps the sparsity exact.
