@@ -18,7 +18,7 @@ CHAPTER = "ch02"
 VARIABLES = ("lstm_cell_max_difference", "sensitivity_at_50", "padding_effect_masked", "padding_effect_unmasked",
              "keras_masked_loss", "my_masked_loss", "final_val_loss", "loop_matches_greedy_decode",
              "test_exact_match", "test_token_accuracy", "teacher_forced_token_accuracy", "baseline_exact_match",
-             "baseline_token_accuracy", "exact_match_short", "exact_match_long", "training_seconds",
+             "baseline_token_accuracy", "exact_match_short", "exact_match_long",
              "sensitivity_per_step", "held_out_in_training", "embedding_lookup_difference", "longest_exact_match",
              "longest_token_accuracy", "longest_forced_token_accuracy", "independent_exact_match",
              "wrong_tokens_per_failed_sentence", "structure_kept")
@@ -70,7 +70,6 @@ def test_exposure_bias_and_the_length_curve(r):
     assert r["exact_match_short"] >= 0.97  # measured 0.998 (3–6 words)
     assert r["exact_match_long"] <= 0.80  # measured 0.561 (13–15 words)
     assert r["exact_match_short"] - r["exact_match_long"] >= 0.2  # the drop chapter 4 comes back to
-    print(f"training took {r['training_seconds']:.0f} s")  # 83 s measured with the 2 cores shared (load ≈ 7)
 
 
 def test_errors_cluster_in_the_longest_sentences(r):

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from tinyllm.sampling import generate
 from tinyllm.validation import as_array, require_positive_int
 
 
@@ -200,41 +201,32 @@ def teacher_forced_exact_match(model, data: SFTData, batch_size: int = 64) -> np
 def greedy_decode(model, prompts, end_id: int, max_new_tokens, batch_size: int = 64) -> list:
     """Greedy continuations of ``prompts`` (a list of id arrays) up to ``end_id``, which is left out.
 
-    A batch holds prompts of different lengths, each at the start of its row; step by step
-    the model reads the rows up to the longest current end (no KV cache: the whole prefix
-    every time; chapter 7 removes that cost) and each row takes the argmax at its own last
-    position. A row leaves the batch when it writes ``end_id``, after ``max_new_tokens``
-    tokens (an int, or one per prompt) or at the model's context; decoding stops when no
-    row is left.
+    Chapter 5's :func:`generate` continues a rectangular batch, so prompts of one length are
+    decoded together (``batch_size`` at a time), at ``temperature=0`` and with ``stop_id=end_id``:
+    a row ends when it writes ``end_id``, after ``max_new_tokens`` tokens (an int, or one per
+    prompt) or at the model's context. No KV cache: every step reads the whole prefix again.
     """
     budgets = np.broadcast_to(np.asarray(max_new_tokens, np.int64), (len(prompts),))
     if budgets.size and budgets.min() < 0:
         raise ValueError(f"max_new_tokens must be ≥ 0, got {budgets.min()}")
-    outputs = []
-    for first in range(0, len(prompts), batch_size):
-        batch = [as_array(p, "prompt", ndim=1, dtype="int").astype(np.int32) for p in prompts[first:first + batch_size]]
-        lengths = np.array([len(p) for p in batch])
-        if lengths.min() == 0:
-            raise ValueError("every prompt needs at least one token")
-        if lengths.max() > model.sequence_length:
-            raise ValueError(f"a prompt of {lengths.max()} tokens is longer than the context, {model.sequence_length}")
-        limits = np.minimum(lengths + budgets[first:first + len(batch)], model.sequence_length)
-        ids = np.zeros((len(batch), model.sequence_length), np.int32)
-        for row, prompt in enumerate(batch):
-            ids[row, :len(prompt)] = prompt
-        written = [[] for _ in batch]
-        active = np.flatnonzero(lengths < limits)
-        while len(active):
-            ends = lengths[active]
-            logits = forward_logits(model, ids[active, :ends.max()])
-            tokens = logits[np.arange(len(active)), ends - 1].argmax(-1)
-            for row, token in zip(active, tokens):
-                if token != end_id:
-                    written[row].append(int(token))
-                    ids[row, lengths[row]] = token
-                    lengths[row] += 1
-            active = active[(tokens != end_id) & (lengths[active] < limits[active])]
-        outputs += [np.array(w, np.int32) for w in written]
+    prompts = [as_array(p, "prompt", ndim=1, dtype="int").astype(np.int32) for p in prompts]
+    by_length = {}
+    for i, prompt in enumerate(prompts):
+        if len(prompt) == 0:
+            raise ValueError(f"prompt {i} is empty: every prompt needs at least one token")
+        if len(prompt) > model.sequence_length:
+            raise ValueError(f"prompt {i} has {len(prompt)} tokens, longer than the context, {model.sequence_length}")
+        by_length.setdefault(len(prompt), []).append(i)
+    outputs = [None] * len(prompts)
+    for length, rows in by_length.items():
+        for first in range(0, len(rows), batch_size):
+            group = rows[first:first + batch_size]
+            steps = min(budgets[group].max(), model.sequence_length - length)
+            ids = generate(model, np.stack([prompts[i] for i in group]), steps, temperature=0, stop_id=end_id)
+            for i, written in zip(group, ids[:, length:length + steps]):
+                written = written[:budgets[i]]
+                ends = np.flatnonzero(written == end_id)
+                outputs[i] = written[:ends[0]] if len(ends) else written
     return outputs
 
 
