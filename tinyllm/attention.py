@@ -42,13 +42,20 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
         self.head_dim = self.d_model // self.num_heads
         self.use_bias = use_bias
-        self.qkv = keras.layers.Dense(3 * self.d_model, use_bias=use_bias, dtype=self.dtype_policy, name="qkv")
-        self.out = keras.layers.Dense(self.d_model, use_bias=use_bias, dtype=self.dtype_policy, name="out")
+        self.qkv = keras.layers.Dense(
+            3 * self.d_model, use_bias=use_bias, dtype=self.dtype_policy, name="qkv"
+        )
+        self.out = keras.layers.Dense(
+            self.d_model, use_bias=use_bias, dtype=self.dtype_policy, name="out"
+        )
         self.supports_masking = True
 
     def build(self, input_shape):
         if input_shape[-1] != self.d_model:
-            raise ValueError(f"MultiHeadSelfAttention(d_model={self.d_model}) got x with last axis {input_shape[-1]}")
+            raise ValueError(
+                f"MultiHeadSelfAttention(d_model={self.d_model}) got x with last axis "
+                f"{input_shape[-1]}"
+            )
         self.qkv.build(input_shape)
         self.out.build(input_shape)
 
@@ -57,7 +64,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         qkv = ops.reshape(self.qkv(x), (b, t, 3, self.num_heads, self.head_dim))
         qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, b, h, t, dh)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        scores = ops.cast(ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_dim), "float32")
+        scores = ops.cast(
+            ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_dim), "float32"
+        )
         keep = None  # True where query i may read key j, broadcast to (b, h, t, t)
         if mask is not None:
             keep = ops.cast(mask, "bool")[:, None, None, :]
@@ -67,7 +76,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             keep = lower if keep is None else ops.logical_and(keep, lower)
         if keep is not None:
             scores = ops.where(keep, scores, ops.full_like(scores, -1e9))
-        # one key (the first step of decoding) has weight 1; Keras warns about a softmax over one entry
+        # one key (the first step of decoding) has weight 1; Keras warns about a softmax over one
+        # entry
         weights = ops.ones_like(scores) if scores.shape[-1] == 1 else ops.softmax(scores, axis=-1)
         if mask is not None:  # a query whose every key is padding attends to nothing
             weights = weights * ops.cast(keep, "float32")
@@ -81,18 +91,28 @@ class MultiHeadSelfAttention(keras.layers.Layer):
 
 
 def copy_keras_mha_weights(keras_mha, layer: MultiHeadSelfAttention) -> None:
-    """Copy a built ``keras.layers.MultiHeadAttention``'s weights into ``layer`` (same d_model and heads).
+    """Copy a built ``keras.layers.MultiHeadAttention``'s weights into ``layer`` (same d_model and
+    heads).
 
     Keras keeps per-head kernels: query/key/value (d, h, dh) and output (h, dh, d);
     reshaped to (d, d) and concatenated, they are exactly the fused QKV kernel
     whose columns i·dh … (i+1)·dh − 1 belong to head i.
     """
     d = layer.d_model
-    q, k, v, o = (keras_mha._query_dense, keras_mha._key_dense, keras_mha._value_dense, keras_mha._output_dense)
-    kernel = np.concatenate([np.reshape(ops.convert_to_numpy(p.kernel), (d, d)) for p in (q, k, v)], axis=1)
+    q, k, v, o = (
+        keras_mha._query_dense,
+        keras_mha._key_dense,
+        keras_mha._value_dense,
+        keras_mha._output_dense,
+    )
+    kernel = np.concatenate(
+        [np.reshape(ops.convert_to_numpy(p.kernel), (d, d)) for p in (q, k, v)], axis=1
+    )
     new = [kernel]
     if layer.use_bias:
-        new.append(np.concatenate([np.reshape(ops.convert_to_numpy(p.bias), (d,)) for p in (q, k, v)]))
+        new.append(
+            np.concatenate([np.reshape(ops.convert_to_numpy(p.bias), (d,)) for p in (q, k, v)])
+        )
     layer.qkv.set_weights(new)
     out = [np.reshape(ops.convert_to_numpy(o.kernel), (d, d))]
     if layer.use_bias:

@@ -1,13 +1,14 @@
 """Chapter 3 — autoencoders on 8×8 digits: dense and denoising, MSE vs cross-entropy reconstruction.
 
-    z = f(x) (b, k),   x̂ = g(z) (b, 64),   L_MSE = mean_i ‖x_i − x̂_i‖²,
-    L_BCE = −mean_i Σ_j [x_ij log x̂_ij + (1 − x_ij) log(1 − x̂_ij)]
+z = f(x) (b, k),   x̂ = g(z) (b, 64),   L_MSE = mean_i ‖x_i − x̂_i‖²,
+L_BCE = −mean_i Σ_j [x_ij log x̂_ij + (1 − x_ij) log(1 − x̂_ij)]
 """
 
 from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tinyllm.validation import (
     as_array,
@@ -20,10 +21,12 @@ IMAGE_SHAPE = (8, 8)
 
 
 def mask_pixels(x, rate: float, seed: int = 0):
-    """Masking noise for evaluation: a copy of ``x`` with each pixel set to 0 with probability ``rate``.
+    """Masking noise for evaluation: a copy of ``x`` with each pixel set to 0 with probability
+    ``rate``.
 
     The same ``seed`` always masks the same pixels, so every model is judged on
-    the same corrupted test images. (During training :class:`MaskingNoise` draws a fresh mask every step.)
+    the same corrupted test images. (During training :class:`MaskingNoise` draws a fresh mask every
+    step.)
     """
     x = as_array(x, "x", dtype="float")
     if not 0.0 <= rate < 1.0:
@@ -93,7 +96,9 @@ def make_autoencoder(
     if loss not in ("mse", "bce"):
         raise ValueError(f"loss must be 'mse' or 'bce', got {loss!r}")
     if loss == "bce" and output_activation != "sigmoid":
-        raise ValueError("loss='bce' needs output_activation='sigmoid': BCE compares probabilities in [0, 1]")
+        raise ValueError(
+            "loss='bce' needs output_activation='sigmoid': BCE compares probabilities in [0, 1]"
+        )
 
     keras.utils.set_random_seed(seed)
     dense = keras.layers.Dense
@@ -113,30 +118,45 @@ def make_autoencoder(
     corrupted = MaskingNoise(noise_rate, seed=seed)(inputs) if noise_rate else inputs
     model = keras.Model(inputs, decoder(encoder(corrupted)), name=f"autoencoder_{latent_dim}")
     model.encoder, model.decoder = encoder, decoder
-    keras_loss = keras.losses.MeanSquaredError() if loss == "mse" else keras.losses.BinaryCrossentropy()
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras_loss, loss_weights=float(input_dim))
+    keras_loss = (
+        keras.losses.MeanSquaredError() if loss == "mse" else keras.losses.BinaryCrossentropy()
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras_loss,
+        loss_weights=float(input_dim),
+    )
     return model
 
 
 def autoencoder_layers(model) -> tuple:
-    """A :func:`make_autoencoder` model's Dense layers as ``(encoder_layers, decoder_layers)`` for NumPy.
+    """A :func:`make_autoencoder` model's Dense layers as ``(encoder_layers, decoder_layers)`` for
+    NumPy.
 
     Each layer becomes {"kernel": (in, out), "bias": (out,), "activation": name}, float32 arrays,
     with the activation's name ("relu", "sigmoid", or "linear" where the layer has none);
     applied in order, y = activation(h·kernel + bias), they give z = encoder(x) and x̂ = decoder(z).
     """
+
     def layers(stack):
-        return [{"kernel": keras.ops.convert_to_numpy(layer.kernel).astype(np.float32),
-                 "bias": keras.ops.convert_to_numpy(layer.bias).astype(np.float32),
-                 "activation": layer.activation.__name__}
-                for layer in stack.layers if isinstance(layer, keras.layers.Dense)]
+        return [
+            {
+                "kernel": keras.ops.convert_to_numpy(layer.kernel).astype(np.float32),
+                "bias": keras.ops.convert_to_numpy(layer.bias).astype(np.float32),
+                "activation": layer.activation.__name__,
+            }
+            for layer in stack.layers
+            if isinstance(layer, keras.layers.Dense)
+        ]
 
     return layers(model.encoder), layers(model.decoder)
 
 
-def train_autoencoder(model, x_train, epochs: int = 300, batch_size: int = 256, seed: int = 0,
-                      log_every: int = 0) -> list:
-    """Fit ``model`` to reproduce ``x_train`` (input = target = the clean images); returns the loss per epoch.
+def train_autoencoder(
+    model, x_train, epochs: int = 300, batch_size: int = 256, seed: int = 0, log_every: int = 0
+) -> list:
+    """Fit ``model`` to reproduce ``x_train`` (input = target = the clean images); returns the loss
+    per epoch.
 
     Self-supervised: the target is the input itself, no label is needed. ``log_every = n > 0``
     prints one line every n epochs (and after the last) with the training loss.
@@ -144,8 +164,6 @@ def train_autoencoder(model, x_train, epochs: int = 300, batch_size: int = 256, 
     batched), so batches are cut by tf.data rather than by ``fit``'s slicing of
     NumPy arrays in Python.
     """
-    import tensorflow as tf
-
     x_train = as_array(x_train, "x_train", ndim=2, dtype="float")
     epochs = require_positive_int(epochs, "epochs")
     batch_size = require_positive_int(batch_size, "batch_size")
@@ -175,17 +193,21 @@ def reconstruct(model, x):
     A direct call rather than ``model.predict``, which would build a batched dataset and a
     prediction function for a few hundred small images.
     """
-    return keras.ops.convert_to_numpy(model(as_array(x, "x", ndim=2, dtype="float"), training=False))
+    return keras.ops.convert_to_numpy(
+        model(as_array(x, "x", ndim=2, dtype="float"), training=False)
+    )
 
 
 def encode(model, x):
     """The codes z = encoder(x), float32 (n, latent_dim)."""
-    return keras.ops.convert_to_numpy(model.encoder(as_array(x, "x", ndim=2, dtype="float"), training=False))
+    return keras.ops.convert_to_numpy(
+        model.encoder(as_array(x, "x", ndim=2, dtype="float"), training=False)
+    )
 
 
 def reconstruction_error(x, x_hat, kind: str = "mse") -> float:
-    """The chapter's test metric through Keras: D × Keras's per-sample loss (a mean over the D features),
-    averaged over samples — i.e. summed over features, averaged over samples.
+    """The chapter's test metric through Keras: D × Keras's per-sample loss (a mean over the D
+    features), averaged over samples — i.e. summed over features, averaged over samples.
 
     ``kind`` "mse" uses ``keras.losses.mean_squared_error``; "bce" uses
     ``keras.losses.binary_crossentropy`` (which clips probabilities to [1e-7, 1 − 1e-7]).
@@ -204,18 +226,22 @@ def reconstruction_error(x, x_hat, kind: str = "mse") -> float:
 
 
 def pca_errors(x_train, x_test, latent_dims) -> dict:
-    """Test reconstruction error (sum over pixels, mean over images) of PCA with k components, for each k."""
+    """Test reconstruction error (sum over pixels, mean over images) of PCA with k components, for
+    each k."""
     from sklearn.decomposition import PCA
 
     errors = {}
     for k in latent_dims:
         pca = PCA(n_components=k, svd_solver="full").fit(x_train)
-        errors[k] = reconstruction_error(x_test, pca.inverse_transform(pca.transform(x_test)).astype(np.float32))
+        errors[k] = reconstruction_error(
+            x_test, pca.inverse_transform(pca.transform(x_test)).astype(np.float32)
+        )
     return errors
 
 
 def quantize(codes, bits: int, low, high):
-    """Round each code value to one of 2^bits evenly spaced levels in [low, high] (per column), and back.
+    """Round each code value to one of 2^bits evenly spaced levels in [low, high] (per column), and
+    back.
 
     What a real compressor would have to do with an autoencoder's float codes:
     k float32 numbers are 32·k bits, no smaller than the image they encode.
@@ -236,8 +262,6 @@ def logit_gradients(z, target: float = 1.0) -> dict:
     ``tf.GradientTape`` through Keras's losses (BCE from the logits, as Keras
     does in training). MSE's gradient dies where σ saturates; BCE's does not.
     """
-    import tensorflow as tf
-
     a = tf.Variable(as_array(z, "z", ndim=1, dtype="float").astype(np.float32)[:, None])
     x = tf.fill(tf.shape(a), float(target))
     with tf.GradientTape(persistent=True) as tape:
@@ -248,15 +272,16 @@ def logit_gradients(z, target: float = 1.0) -> dict:
     return grads
 
 
-def first_step_size(optimizer: str, loss_scale: float, x, learning_rate: float = 1e-3, seed: int = 0) -> float:
-    """‖Δθ‖ after one optimiser step on ``loss_scale`` × Keras's MSE (mean over features) for a fixed autoencoder.
+def first_step_size(
+    optimizer: str, loss_scale: float, x, learning_rate: float = 1e-3, seed: int = 0
+) -> float:
+    """‖Δθ‖ after one optimiser step on ``loss_scale`` × Keras's MSE (mean over features) for a
+    fixed autoencoder.
 
     With "sgd" the step grows linearly with ``loss_scale`` (summing over D features
     instead of averaging is a D-times larger learning rate); with "adam" it
     does not change (Adam's first step is lr·sign(g), whatever the scale).
     """
-    import tensorflow as tf
-
     x = as_array(x, "x", ndim=2, dtype="float")
     model = make_autoencoder(4, input_dim=x.shape[1], hidden_units=(16,), seed=seed)
     opt = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}[optimizer](learning_rate)
@@ -264,4 +289,6 @@ def first_step_size(optimizer: str, loss_scale: float, x, learning_rate: float =
     with tf.GradientTape() as tape:
         loss = loss_scale * keras.losses.MeanSquaredError()(x, model(x))
     opt.apply_gradients(zip(tape.gradient(loss, model.trainable_weights), model.trainable_weights))
-    return float(np.sqrt(sum(np.sum((w.numpy() - b) ** 2) for w, b in zip(model.trainable_weights, before))))
+    return float(
+        np.sqrt(sum(np.sum((w.numpy() - b) ** 2) for w, b in zip(model.trainable_weights, before)))
+    )

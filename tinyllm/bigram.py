@@ -1,6 +1,7 @@
-"""Chapter 1 — the first language models: unigram and bigram counts, and a bigram as a one-layer network.
+"""Chapter 1 — the first language models: unigram and bigram counts, and a bigram as a one-layer
+network.
 
-    L = −(1/N) Σ log p(y_t | y_{t−1})   nats per character; the model's validation cross-entropy
+L = −(1/N) Σ log p(y_t | y_{t−1})   nats per character; the model's validation cross-entropy
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ def unigram_cross_entropy(train_ids, eval_ids, vocabulary_size: int) -> float:
 
 
 def bigram_counts_cross_entropy(train_ids, eval_ids, vocabulary_size: int) -> float:
-    """Cross-entropy (nats/char) of the count-based bigram P(next | previous) with add-one smoothing."""
+    """Cross-entropy (nats/char) of the count-based bigram P(next | previous) with add-one
+    smoothing."""
     counts = np.ones((vocabulary_size, vocabulary_size))
     np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1.0)
     log_p = np.log(counts / counts.sum(axis=1, keepdims=True))
@@ -30,12 +32,15 @@ def bigram_counts_cross_entropy(train_ids, eval_ids, vocabulary_size: int) -> fl
 
 
 def make_bigram_model(vocabulary_size: int, learning_rate: float = 0.1):
-    """Softmax regression on the previous character: an ``Embedding(v, v)`` row is W[c_{t-1}], the logits."""
+    """Softmax regression on the previous character: an ``Embedding(v, v)`` row is W[c_{t-1}], the
+    logits."""
 
     model = keras.Sequential(
         [
             keras.Input((), dtype="int32"),
-            keras.layers.Embedding(vocabulary_size, vocabulary_size, embeddings_initializer="zeros", name="logits"),
+            keras.layers.Embedding(
+                vocabulary_size, vocabulary_size, embeddings_initializer="zeros", name="logits"
+            ),
         ]
     )
     model.compile(
@@ -45,8 +50,16 @@ def make_bigram_model(vocabulary_size: int, learning_rate: float = 0.1):
     return model
 
 
-def sample_bigram(model, tokenizer: CharTokenizer, start: str, length: int, temperature: float = 1.0, seed: int = 0):
-    """Generate ``length`` characters after ``start`` by sampling P(next | previous) again and again."""
+def sample_bigram(
+    model,
+    tokenizer: CharTokenizer,
+    start: str,
+    length: int,
+    temperature: float = 1.0,
+    seed: int = 0,
+):
+    """Generate ``length`` characters after ``start`` by sampling P(next | previous) again and
+    again."""
     if not start:
         raise ValueError("start must contain at least one character")
     if temperature <= 0:

@@ -1,4 +1,5 @@
-"""Chapter 5 — training under ``tf.distribute``: strategies, per-replica input pipelines, evaluation.
+"""Chapter 5 — training under ``tf.distribute``: strategies, per-replica input pipelines,
+evaluation.
 
 Data parallelism in one sentence: every replica holds a copy of the model, takes
 its slice of the global batch, computes gradients, and an all-reduce sums them
@@ -19,6 +20,7 @@ import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 
 def configure_cpu_replicas(count: int) -> None:
@@ -27,8 +29,6 @@ def configure_cpu_replicas(count: int) -> None:
     Must run before TensorFlow initialises its devices (before the first op):
     afterwards TensorFlow refuses, and this says so.
     """
-    import tensorflow as tf
-
     cpu = tf.config.list_physical_devices("CPU")[0]
     wanted = [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
     current = tf.config.get_logical_device_configuration(cpu)
@@ -43,7 +43,9 @@ def configure_cpu_replicas(count: int) -> None:
         ) from None
 
 
-def make_strategy(kind: str = "default", replicas: int = 2, collective_timeout: float | None = None):
+def make_strategy(
+    kind: str = "default", replicas: int = 2, collective_timeout: float | None = None
+):
     """A ``tf.distribute`` strategy by name.
 
     - ``"default"``: one device (TensorFlow's default strategy);
@@ -51,8 +53,6 @@ def make_strategy(kind: str = "default", replicas: int = 2, collective_timeout: 
     - ``"multiworker"``: ``MultiWorkerMirroredStrategy`` over the cluster in ``TF_CONFIG``.
       Create it before any other TensorFlow op.
     """
-    import tensorflow as tf
-
     if kind == "default":
         return tf.distribute.get_strategy()
     if kind == "mirrored":
@@ -63,8 +63,12 @@ def make_strategy(kind: str = "default", replicas: int = 2, collective_timeout: 
         return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(replicas)])
     if kind == "multiworker":
         if "TF_CONFIG" not in os.environ:
-            raise ValueError("the multiworker strategy reads the cluster from TF_CONFIG, which is not set")
-        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=collective_timeout)
+            raise ValueError(
+                "the multiworker strategy reads the cluster from TF_CONFIG, which is not set"
+            )
+        options = tf.distribute.experimental.CommunicationOptions(
+            timeout_seconds=collective_timeout
+        )
         return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     raise ValueError(f"strategy must be one of default, mirrored, multiworker; got {kind!r}")
 
@@ -79,7 +83,8 @@ def worker_info() -> tuple:
 
 
 def is_chief() -> bool:
-    """The worker that writes checkpoints, logs and prints progress: "chief", or worker 0 without one."""
+    """The worker that writes checkpoints, logs and prints progress: "chief", or worker 0 without
+    one."""
     kind, index, _ = worker_info()
     config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
     has_chief = "chief" in config.get("cluster", {})
@@ -97,15 +102,20 @@ def without_autotune(dataset):
     returns, so with autotuning on it can return seconds after its last step
     (measured in ``docs/notes_ch05.md``; ``tests/test_ch05.py`` checks the option is set).
     """
-    import tensorflow as tf
-
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.with_options(options)
 
 
-def distributed_batches(strategy, ids, sequence_length: int, global_batch: int, seed: int, start_step: int,
-                        total_steps: int):
+def distributed_batches(
+    strategy,
+    ids,
+    sequence_length: int,
+    global_batch: int,
+    seed: int,
+    start_step: int,
+    total_steps: int,
+):
     """Per-replica ``(inputs, targets)`` for steps ``start_step … total_steps−1``.
 
     The global batch of step s is :func:`tinyllm.text_data.random_windows` (seed, s).
@@ -113,13 +123,13 @@ def distributed_batches(strategy, ids, sequence_length: int, global_batch: int, 
     replicas of b = B / R rows each, and hands consecutive b-row slices to its
     local replicas: together the replicas see the global batch exactly once.
     """
-    import tensorflow as tf
-
     from tinyllm.text_data import random_windows
 
     replicas = strategy.num_replicas_in_sync
     if global_batch % replicas:
-        raise ValueError(f"global batch {global_batch} must be a multiple of the {replicas} replicas in sync")
+        raise ValueError(
+            f"global batch {global_batch} must be a multiple of the {replicas} replicas in sync"
+        )
     ids = np.asarray(ids, dtype=np.int32)
 
     def dataset_fn(context):
@@ -129,8 +139,12 @@ def distributed_batches(strategy, ids, sequence_length: int, global_batch: int, 
         token_ids = tf.constant(ids)
 
         def slices_of_step(step):
-            window = random_windows(token_ids, sequence_length, global_batch, seed, step)[first:first + local * b]
-            return tf.data.Dataset.from_tensor_slices(tf.reshape(window, [local, b, sequence_length + 1]))
+            window = random_windows(token_ids, sequence_length, global_batch, seed, step)[
+                first : first + local * b
+            ]
+            return tf.data.Dataset.from_tensor_slices(
+                tf.reshape(window, [local, b, sequence_length + 1])
+            )
 
         dataset = tf.data.Dataset.range(start_step, total_steps).flat_map(slices_of_step)
         return without_autotune(dataset.map(lambda w: (w[:, :-1], w[:, 1:])).prefetch(2))
@@ -139,41 +153,43 @@ def distributed_batches(strategy, ids, sequence_length: int, global_batch: int, 
 
 
 def fit_dataset(ids, sequence_length: int, global_batch: int, seed: int, steps: int):
-    """The same global batches as a plain ``tf.data.Dataset`` of (inputs, targets), for ``model.fit``.
+    """The same global batches as a plain ``tf.data.Dataset`` of (inputs, targets), for
+    ``model.fit``.
 
     Under a strategy, ``fit`` splits each global batch across the replicas itself.
     """
-    import tensorflow as tf
-
     from tinyllm.text_data import random_windows
 
     token_ids = tf.constant(np.asarray(ids, dtype=np.int32))
     windows = tf.data.Dataset.range(steps).map(
-        lambda step: random_windows(token_ids, sequence_length, global_batch, seed, step))
+        lambda step: random_windows(token_ids, sequence_length, global_batch, seed, step)
+    )
     return without_autotune(windows.map(lambda w: (w[:, :-1], w[:, 1:])).prefetch(2))
 
 
-def validation_dataset(val_ids, sequence_length: int, max_tokens: int | None = 65_536, batch_size: int = 64):
-    """The validation windows (:func:`tinyllm.text_data.validation_windows`) as batches of (inputs, targets),
-    for ``model.fit(validation_data=…)`` and ``model.evaluate``: their mean loss is the validation
-    cross-entropy."""
-    import tensorflow as tf
-
+def validation_dataset(
+    val_ids, sequence_length: int, max_tokens: int | None = 65_536, batch_size: int = 64
+):
+    """The validation windows (:func:`tinyllm.text_data.validation_windows`) as batches of (inputs,
+    targets), for ``model.fit(validation_data=…)`` and ``model.evaluate``: their mean loss is the
+    validation cross-entropy."""
     from tinyllm.text_data import validation_windows
 
     windows = validation_windows(val_ids, sequence_length, max_tokens)
-    dataset = tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:])).batch(batch_size)
+    dataset = tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:])).batch(
+        batch_size
+    )
     return without_autotune(dataset)
 
 
-def make_evaluator(model, val_ids, sequence_length: int, max_tokens: int | None = 65_536, batch_size: int = 64):
+def make_evaluator(
+    model, val_ids, sequence_length: int, max_tokens: int | None = 65_536, batch_size: int = 64
+):
     """A function () → mean next-token cross-entropy (nats/token) on the validation windows.
 
     Runs on this process alone (no collectives), so every worker computes the
     same number from its copy of the weights.
     """
-    import tensorflow as tf
-
     from tinyllm.text_data import validation_windows
 
     windows = validation_windows(val_ids, sequence_length, max_tokens)
@@ -181,17 +197,23 @@ def make_evaluator(model, val_ids, sequence_length: int, max_tokens: int | None 
     @tf.function(input_signature=[tf.TensorSpec([None, sequence_length + 1], tf.int32)])
     def summed_loss(w):
         logits = model(w[:, :-1], training=False)
-        return tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(w[:, 1:], logits, from_logits=True))
+        return tf.reduce_sum(
+            keras.losses.sparse_categorical_crossentropy(w[:, 1:], logits, from_logits=True)
+        )
 
     def evaluate() -> float:
-        total = sum(float(summed_loss(windows[i:i + batch_size])) for i in range(0, len(windows), batch_size))
+        total = sum(
+            float(summed_loss(windows[i : i + batch_size]))
+            for i in range(0, len(windows), batch_size)
+        )
         return total / (len(windows) * sequence_length)
 
     return evaluate
 
 
 def cpu_has_fast_bfloat16() -> bool:
-    """True on a CPU with AMX tile units for bfloat16 matmuls (Linux: the ``amx_bf16`` flag of /proc/cpuinfo).
+    """True on a CPU with AMX tile units for bfloat16 matmuls (Linux: the ``amx_bf16`` flag of
+    /proc/cpuinfo).
 
     AVX512-BF16 alone did not pay off on the course's 2-core AMD EPYC (which has it, but no
     AMX): ``python -m course.bench gpt`` measures it on any machine, and
@@ -205,14 +227,13 @@ def cpu_has_fast_bfloat16() -> bool:
 
 
 def choose_precision(requested: str = "auto") -> str:
-    """A Keras dtype policy name: float16 on GPUs, bfloat16 on a CPU with fast bfloat16 units, else float32.
+    """A Keras dtype policy name: float16 on GPUs, bfloat16 on a CPU with fast bfloat16 units, else
+    float32.
 
     ``requested`` other than "auto" is returned as is (after a check). Under a
     mixed policy the weights stay float32 and the matmuls run in 16 bits; the
     model's logits and the loss stay float32.
     """
-    import tensorflow as tf
-
     choices = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
     if requested not in choices:
         raise ValueError(f"precision must be one of {', '.join(choices)}, got {requested!r}")
@@ -233,20 +254,25 @@ def make_train_step(strategy, model, optimizer, global_batch: int, jit_compile: 
     ``jit_compile`` XLA-compiles the replica's step (one device only: it fails under
     MirroredStrategy). Model and optimizer must be built inside ``strategy.scope()``.
     """
-    import tensorflow as tf
-
     from tinyllm.gpt import per_sequence_loss
 
     def replica_step(inputs, targets):  # one replica, its slice of the global batch
         with tf.GradientTape() as tape:
             logits = model(inputs, training=True)
-            loss = tf.nn.compute_average_loss(per_sequence_loss(targets, logits), global_batch_size=global_batch)
-            scaled = optimizer.scale_loss(loss)  # × the loss scale under mixed_float16, else unchanged
+            loss = tf.nn.compute_average_loss(
+                per_sequence_loss(targets, logits), global_batch_size=global_batch
+            )
+            # × the loss scale under mixed_float16, else unchanged
+            scaled = optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled, model.trainable_variables)
-        # A sparse embedding gradient (tf.IndexedSlices) is made dense: Keras 3.15's Adam squares sparse
-        # gradients slice by slice, wrong when an id repeats, as it does after the all-reduce.
-        gradients = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gradients]
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))  # all-reduce, then update
+        # A sparse embedding gradient (tf.IndexedSlices) is made dense: Keras 3.15's Adam squares
+        # sparse gradients slice by slice, wrong when an id repeats, as it does after the
+        # all-reduce.
+        gradients = [
+            tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gradients
+        ]
+        # all-reduce, then update
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return loss
 
     if jit_compile:

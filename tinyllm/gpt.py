@@ -48,19 +48,29 @@ class GPTConfig:
 
 @keras.saving.register_keras_serializable(package="tinyllm")
 class GPT(keras.Model):
-    """Decoder-only Transformer language model: token ids (b, t ≤ T) → next-token logits (b, t, v), float32.
+    """Decoder-only Transformer language model: token ids (b, t ≤ T) → next-token logits (b, t, v),
+    float32.
 
     ``GPT(vocabulary_size, sequence_length=64, num_layers=4, num_heads=4, d_model=128)``.
     Embeddings start as N(0, 0.02²), as in GPT-2. The logits are float32 even under a
     mixed-precision policy, so the softmax and the loss stay accurate.
     """
 
-    def __init__(self, vocabulary_size, sequence_length=64, num_layers=4, num_heads=4, d_model=128, **kwargs):
+    def __init__(
+        self, vocabulary_size, sequence_length=64, num_layers=4, num_heads=4, d_model=128, **kwargs
+    ):
         super().__init__(**kwargs)
         self.config = GPTConfig(vocabulary_size, sequence_length, num_layers, num_heads, d_model)
-        self.token_embedding = keras.layers.Embedding(vocabulary_size, d_model, name="token_embedding",
-                                                      embeddings_initializer=keras.initializers.RandomNormal(0, 0.02))
-        self.blocks = [TransformerBlock(d_model, num_heads, causal=True, name=f"block_{i}") for i in range(num_layers)]
+        self.token_embedding = keras.layers.Embedding(
+            vocabulary_size,
+            d_model,
+            name="token_embedding",
+            embeddings_initializer=keras.initializers.RandomNormal(0, 0.02),
+        )
+        self.blocks = [
+            TransformerBlock(d_model, num_heads, causal=True, name=f"block_{i}")
+            for i in range(num_layers)
+        ]
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
 
     @property
@@ -70,27 +80,36 @@ class GPT(keras.Model):
     def build(self, input_shape=None):
         c = self.config
         self.token_embedding.build((None, None))
-        # The position table P (T, d) is read by slicing, P[:t], not by a lookup: its gradient is then dense.
-        # A lookup's gradient is sparse (tf.IndexedSlices), which Keras 3.15's Adam squares slice by slice —
-        # wrong when an index repeats, as it does after MirroredStrategy's all-reduce (tests/test_ch05.py).
-        self.position_embedding = self.add_weight(shape=(c.sequence_length, c.d_model), name="position_embedding",
-                                                  initializer=keras.initializers.RandomNormal(stddev=0.02))
+        # The position table P (T, d) is read by slicing, P[:t], not by a lookup: its gradient is
+        # then dense. A lookup's gradient is sparse (tf.IndexedSlices), which Keras 3.15's Adam
+        # squares slice by slice — wrong when an index repeats, as it does after MirroredStrategy's
+        # all-reduce (tests/test_ch05.py).
+        self.position_embedding = self.add_weight(
+            shape=(c.sequence_length, c.d_model),
+            name="position_embedding",
+            initializer=keras.initializers.RandomNormal(stddev=0.02),
+        )
         for block in self.blocks:
             block.build((None, None, c.d_model))
         self.final_norm.build((None, None, c.d_model))
 
     def call(self, token_ids):
         t = ops.shape(token_ids)[1]
-        x = self.token_embedding(token_ids) + ops.cast(self.position_embedding[:t], self.compute_dtype)[None]
+        x = (
+            self.token_embedding(token_ids)
+            + ops.cast(self.position_embedding[:t], self.compute_dtype)[None]
+        )
         for block in self.blocks:
             x = block(x)
         x = self.final_norm(x)
-        logits = ops.matmul(x, ops.transpose(ops.cast(self.token_embedding.embeddings, x.dtype)))  # x · E_jᵀ
+        # x · E_jᵀ
+        logits = ops.matmul(x, ops.transpose(ops.cast(self.token_embedding.embeddings, x.dtype)))
         return ops.cast(logits, "float32")
 
 
 def build_gpt(config: GPTConfig) -> GPT:
-    """A built :class:`GPT` for ``config`` (weights created, so they can be counted and restored)."""
+    """A built :class:`GPT` for ``config`` (weights created, so they can be counted and
+    restored)."""
     model = GPT(**config.to_dict())
     model.build((None, config.sequence_length))
     return model
@@ -99,14 +118,18 @@ def build_gpt(config: GPTConfig) -> GPT:
 def gpt_params(model: GPT) -> dict:
     """A built :class:`GPT`'s weights as NumPy arrays, by the names of ``ch05.gpt_forward``."""
     numpy = lambda variable: ops.convert_to_numpy(variable).astype("float32")  # noqa: E731
-    return {"token_embedding": numpy(model.token_embedding.embeddings),
-            "position_embedding": numpy(model.position_embedding),
-            "blocks": [block_params(block) for block in model.blocks],
-            "final_gamma": numpy(model.final_norm.gamma), "final_beta": numpy(model.final_norm.beta)}
+    return {
+        "token_embedding": numpy(model.token_embedding.embeddings),
+        "position_embedding": numpy(model.position_embedding),
+        "blocks": [block_params(block) for block in model.blocks],
+        "final_gamma": numpy(model.final_norm.gamma),
+        "final_beta": numpy(model.final_norm.beta),
+    }
 
 
 def parameter_count(config: GPTConfig) -> dict:
-    """The parameter count derived by hand (see the module docstring), part by part, and the total."""
+    """The parameter count derived by hand (see the module docstring), part by part, and the
+    total."""
     v, t, d, n = config.vocabulary_size, config.sequence_length, config.d_model, config.num_layers
     parts = {
         "token embedding v·d": v * d,
@@ -128,5 +151,6 @@ def per_sequence_loss(targets, logits):
     the mean over every token, the quantity ``model.fit`` minimises with
     ``SparseCategoricalCrossentropy(from_logits=True)``.
     """
-    losses = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)  # (b, t)
+    # (b, t)
+    losses = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
     return ops.mean(losses, axis=-1)

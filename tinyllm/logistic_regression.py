@@ -1,13 +1,14 @@
 """Chapter 1 — logistic regression trained by hand (gradient descent) and with Keras.
 
-    p = σ(x·w + b),   L = −mean(y log p + (1 − y) log(1 − p))
-    ∂L/∂w = xᵀ(p − y)/n,   ∂L/∂b = mean(p − y)
+p = σ(x·w + b),   L = −mean(y log p + (1 − y) log(1 − p))
+∂L/∂w = xᵀ(p − y)/n,   ∂L/∂b = mean(p − y)
 """
 
 from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tinyllm.validation import as_array
 
@@ -18,8 +19,6 @@ def train_logistic_regression(x, y, steps: int = 300, learning_rate: float = 0.5
     Returns ``(w (d,), b scalar, losses list)``. Weights start at zero, so the
     run is deterministic and comparable with the Keras version below.
     """
-    import tensorflow as tf
-
     x = tf.constant(as_array(x, "x", ndim=2, dtype="float"), tf.float32)
     y = tf.constant(as_array(y, "y", ndim=1, dtype="float"), tf.float32)
     w = tf.Variable(tf.zeros([x.shape[1]]), name="w")
@@ -43,7 +42,10 @@ def keras_logistic_regression(num_features: int, learning_rate: float = 0.5):
     """The same model as one ``Dense(1)`` unit on logits, zero-initialised, plain SGD."""
 
     model = keras.Sequential(
-        [keras.Input((num_features,)), keras.layers.Dense(1, kernel_initializer="zeros", name="logit")]
+        [
+            keras.Input((num_features,)),
+            keras.layers.Dense(1, kernel_initializer="zeros", name="logit"),
+        ]
     )
     model.compile(
         optimizer=keras.optimizers.SGD(learning_rate),
@@ -60,9 +62,9 @@ def fit_full_batch(model, x, y, steps: int):
     algorithm as ``epochs=steps, batch_size=len(x)``, without Keras's
     per-epoch overhead (callbacks, logs and a new pass over the dataset each epoch).
     """
-    import tensorflow as tf
-
-    data = tf.data.Dataset.from_tensors((np.asarray(x, np.float32), np.asarray(y, np.float32))).repeat(steps)
+    data = tf.data.Dataset.from_tensors(
+        (np.asarray(x, np.float32), np.asarray(y, np.float32))
+    ).repeat(steps)
     return model.fit(data, epochs=1, shuffle=False, verbose=0)
 
 

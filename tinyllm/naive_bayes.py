@@ -40,12 +40,16 @@ class GaussianNaiveBayes:
         x = as_array(x, "x", ndim=2).astype(np.float64)
         y = as_array(y, "y", ndim=1, dtype="int")
         if len(y) != len(x):
-            raise ValueError(f"x and y must have the same number of rows, got {len(x)} and {len(y)}")
+            raise ValueError(
+                f"x and y must have the same number of rows, got {len(x)} and {len(y)}"
+            )
         if y.size == 0 or y.min() < 0:
             raise ValueError("y must hold class labels 0 … K−1 (non-negative whole numbers)")
         counts = np.bincount(y, minlength=2)
         if np.any(counts == 0):
-            raise ValueError(f"y must hold every class 0 … K−1 (at least two), got counts {counts.tolist()}")
+            raise ValueError(
+                f"y must hold every class 0 … K−1 (at least two), got counts {counts.tolist()}"
+            )
         self.priors = counts / len(y)  # π_k
         self.means = np.stack([x[y == k].mean(axis=0) for k in range(len(counts))])  # μ_kj, (K, d)
         squared_residuals = (x - self.means[y]) ** 2
@@ -53,7 +57,9 @@ class GaussianNaiveBayes:
             pooled = squared_residuals.mean(axis=0)  # σ²_j, pooled over classes
             self.variances = np.tile(pooled, (len(counts), 1))
         else:
-            self.variances = np.stack([squared_residuals[y == k].mean(axis=0) for k in range(len(counts))])
+            self.variances = np.stack(
+                [squared_residuals[y == k].mean(axis=0) for k in range(len(counts))]
+            )
         self.variances += self.variance_floor * x.var(axis=0).max()
         return self
 
@@ -80,7 +86,9 @@ class GaussianNaiveBayes:
         mean_0, mean_1 = self.means
         variance = self.variances[0]
         w = (mean_1 - mean_0) / variance
-        b = np.log(self.priors[1] / self.priors[0]) - np.sum((mean_1**2 - mean_0**2) / (2 * variance))
+        b = np.log(self.priors[1] / self.priors[0]) - np.sum(
+            (mean_1**2 - mean_0**2) / (2 * variance)
+        )
         return w, float(b)
 
 
@@ -97,17 +105,27 @@ def train_logistic_regressions(x, y, mask, steps: int = 300, learning_rate: floa
     mask = tf.constant(as_array(mask, "mask", ndim=2, dtype="float"), tf.float32)
     if y.shape != x.shape[:2] or mask.shape != x.shape[:2]:
         expected = tuple(x.shape[:2])
-        raise ValueError(f"y and mask must have shape {expected}, got {tuple(y.shape)} and {tuple(mask.shape)}")
+        raise ValueError(
+            f"y and mask must have shape {expected}, got {tuple(y.shape)} and {tuple(mask.shape)}"
+        )
     steps = require_positive_int(steps, "steps")
     if float(tf.reduce_min(tf.reduce_sum(mask, axis=1))) < 1:
         raise ValueError("every mask row must keep at least one example")
-    w, b = stacked_gradient_descent(x, y, mask, tf.constant(steps), tf.constant(learning_rate, tf.float32))
+    w, b = stacked_gradient_descent(
+        x, y, mask, tf.constant(steps), tf.constant(learning_rate, tf.float32)
+    )
     return w.numpy(), b.numpy()
 
 
-@tf.function(input_signature=[tf.TensorSpec([None, None, None], tf.float32), tf.TensorSpec([None, None], tf.float32),
-                              tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([], tf.int32),
-                              tf.TensorSpec([], tf.float32)])
+@tf.function(
+    input_signature=[
+        tf.TensorSpec([None, None, None], tf.float32),
+        tf.TensorSpec([None, None], tf.float32),
+        tf.TensorSpec([None, None], tf.float32),
+        tf.TensorSpec([], tf.int32),
+        tf.TensorSpec([], tf.float32),
+    ]
+)
 def stacked_gradient_descent(x, y, mask, steps, learning_rate):
     """The loop of ``train_logistic_regressions``: one graph, traced once for every (m, n, d)."""
     kept = tf.reduce_sum(mask, axis=1)
@@ -125,7 +143,9 @@ def stacked_gradient_descent(x, y, mask, steps, learning_rate):
     return w, b
 
 
-def learning_curves(x_train, y_train, x_test, y_test, sizes, repeats: int = 20, seed: int = 0) -> dict:
+def learning_curves(
+    x_train, y_train, x_test, y_test, sizes, repeats: int = 20, seed: int = 0
+) -> dict:
     """Test error of naive Bayes and logistic regression against the number of training examples.
 
     For each size n, ``repeats`` random subsets of n training rows (each holding
@@ -155,10 +175,21 @@ def learning_curves(x_train, y_train, x_test, y_test, sizes, repeats: int = 20, 
     stacked_x = np.broadcast_to(x_train, (len(subsets),) + x_train.shape)
     stacked_y = np.broadcast_to(y_train, mask.shape)
     w, b = train_logistic_regressions(stacked_x, stacked_y, mask)
-    logistic_errors = np.mean(((np.asarray(x_test) @ w.T + b) > 0) != (y_test[:, None] == 1), axis=0)
+    logistic_errors = np.mean(
+        ((np.asarray(x_test) @ w.T + b) > 0) != (y_test[:, None] == 1), axis=0
+    )
     bayes_errors = [
-        np.mean(GaussianNaiveBayes().fit(x_train[rows], y_train[rows]).predict_proba(x_test).argmax(axis=1) != y_test)
+        np.mean(
+            GaussianNaiveBayes()
+            .fit(x_train[rows], y_train[rows])
+            .predict_proba(x_test)
+            .argmax(axis=1)
+            != y_test
+        )
         for rows in subsets
     ]
     shape = (len(sizes), repeats)
-    return {"naive Bayes": np.reshape(bayes_errors, shape), "logistic regression": logistic_errors.reshape(shape)}
+    return {
+        "naive Bayes": np.reshape(bayes_errors, shape),
+        "logistic regression": logistic_errors.reshape(shape),
+    }

@@ -1,15 +1,18 @@
-"""Chapter 2 — how far back a recurrent layer can see: the gradient of its last output with respect to each input step.
-"""
+"""Chapter 2 — how far back a recurrent layer can see: the gradient of its last output with respect
+to each input step."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tinyllm.validation import require_positive_int
 
 
-def input_sensitivity(layer, length: int = 120, features: int = 8, batch: int = 32, seed: int = 0) -> np.ndarray:
+def input_sensitivity(
+    layer, length: int = 120, features: int = 8, batch: int = 32, seed: int = 0
+) -> np.ndarray:
     """How strongly the final state of a recurrent ``layer`` depends on each input, by distance.
 
     For random inputs x (batch, length, features) and a fixed random direction v, the
@@ -18,8 +21,6 @@ def input_sensitivity(layer, length: int = 120, features: int = 8, batch: int = 
     Returns ``(length,)``: entry d is the mean ‖∂(v·h_T)/∂x_{T−d}‖, d = 0 the last step.
     One gradient call, no training.
     """
-    import tensorflow as tf
-
     length = require_positive_int(length, "length")
     rng = np.random.default_rng(seed)
     x = tf.constant(rng.normal(size=(batch, length, features)).astype(np.float32))
@@ -52,7 +53,11 @@ def recurrent_layers_for_sensitivity(units: int = 32, features: int = 8, seed: i
         layer.build((None, None, features))
     big_rnn.cell.recurrent_kernel.assign(big_rnn.cell.recurrent_kernel * 3.0)
     bias = open_lstm.cell.bias.numpy()
-    bias[units: 2 * units] = 5.0  # the forget block (gate order i, f, c, o)
+    bias[units : 2 * units] = 5.0  # the forget block (gate order i, f, c, o)
     open_lstm.cell.bias.assign(bias)
-    return {"tanh RNN": rnn, "tanh RNN, recurrent weights ×3": big_rnn, "LSTM (forget bias 1)": lstm,
-            "LSTM, forget gate open (bias 5)": open_lstm}
+    return {
+        "tanh RNN": rnn,
+        "tanh RNN, recurrent weights ×3": big_rnn,
+        "LSTM (forget bias 1)": lstm,
+        "LSTM, forget gate open (bias 5)": open_lstm,
+    }

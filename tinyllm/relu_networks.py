@@ -1,14 +1,16 @@
-"""Chapter 1 — small classifiers with a hidden layer, and why ReLU trains deep stacks that sigmoid cannot.
-"""
+"""Chapter 1 — small classifiers with a hidden layer, and why ReLU trains deep stacks that sigmoid
+cannot."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 
 def make_classifier(hidden_units=(), activation: str = "relu", learning_rate: float = 0.03):
-    """A binary classifier on 2-D points: ``Dense`` hidden layers with ``activation``, one logit out.
+    """A binary classifier on 2-D points: ``Dense`` hidden layers with ``activation``, one logit
+    out.
 
     ``hidden_units=()`` is logistic regression (a linear boundary).
     """
@@ -28,7 +30,8 @@ def make_classifier(hidden_units=(), activation: str = "relu", learning_rate: fl
 def predict_proba(model, x):
     """P(y = 1 | x) from a model that outputs one logit per sample."""
 
-    logits = model(np.asarray(x, np.float32), training=False)[:, 0]  # a direct call: no predict() retracing
+    # a direct call: no predict() retracing
+    logits = model(np.asarray(x, np.float32), training=False)[:, 0]
     return keras.ops.convert_to_numpy(keras.ops.sigmoid(logits))
 
 
@@ -39,13 +42,14 @@ def layer_gradient_norms(activation: str, depth: int = 12, width: int = 64, seed
     backwards, since every layer multiplies the gradient by σ' ≤ 1/4; with ReLU
     (He initialisation) they stay of the same order.
     """
-    import tensorflow as tf
-
     keras.utils.set_random_seed(seed)
     initializer = "he_normal" if activation == "relu" else "glorot_normal"
     model = keras.Sequential(
         [keras.Input((width,))]
-        + [keras.layers.Dense(width, activation=activation, kernel_initializer=initializer) for _ in range(depth)]
+        + [
+            keras.layers.Dense(width, activation=activation, kernel_initializer=initializer)
+            for _ in range(depth)
+        ]
         + [keras.layers.Dense(1)]
     )
     rng = np.random.default_rng(seed)

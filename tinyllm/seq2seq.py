@@ -2,25 +2,34 @@
 
 Encoder–decoder with teacher forcing (source x of S tokens, target y of T tokens, y_T = <end>):
 
-    (h, c)      = LSTM_enc(Embed_src(x))                    final state only: the whole source in 2u numbers
-    d           = shift_right(y, <start>) = (<start>, y_1, …, y_{T−1})
+    (h, c)      = LSTM_enc(Embed_src(x))                    final state only: the whole source in 2u
+    numbers d           = shift_right(y, <start>) = (<start>, y_1, …, y_{T−1})
     logits      = Dense(LSTM_dec(Embed_tgt(d), initial_state=(h, c)))      (b, T, V)
     P(y_t | y_<t, x) = softmax(logits_t)[y_t]
-    L           = −(1/N) Σ_{unpadded (b, t)} log P(y_t | y_<t, x)          N = number of unpadded targets
+    L           = −(1/N) Σ_{unpadded (b, t)} log P(y_t | y_<t, x)          N = number of unpadded
+    targets
 """
 
 from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tinyllm.tokenizers import END_ID, PAD_ID, START_ID
 from tinyllm.validation import as_array, require_positive_int
 
 
-def build_seq2seq(source_vocab_size: int, target_vocab_size: int, embedding_dim: int = 64, units: int = 128,
-                  learning_rate: float = 5e-3, seed: int = 0):
-    """A compiled encoder–decoder: inputs ``[encoder_inputs (b, S), decoder_inputs (b, T)]`` → logits (b, T, V).
+def build_seq2seq(
+    source_vocab_size: int,
+    target_vocab_size: int,
+    embedding_dim: int = 64,
+    units: int = 128,
+    learning_rate: float = 5e-3,
+    seed: int = 0,
+):
+    """A compiled encoder–decoder: inputs ``[encoder_inputs (b, S), decoder_inputs (b, T)]`` →
+    logits (b, T, V).
 
     Layers (by name, reused by :func:`greedy_decode`): ``source_embedding`` (mask_zero,
     so the encoder LSTM skips padding and its final state is the state after the last
@@ -40,32 +49,41 @@ def build_seq2seq(source_vocab_size: int, target_vocab_size: int, embedding_dim:
     keras.utils.set_random_seed(seed)
     encoder_inputs = keras.Input((None,), dtype="int32", name="encoder_inputs")
     decoder_inputs = keras.Input((None,), dtype="int32", name="decoder_inputs")
-    x = keras.layers.Embedding(source_vocab_size, embedding_dim, mask_zero=True, name="source_embedding")(
-        encoder_inputs)
+    x = keras.layers.Embedding(
+        source_vocab_size, embedding_dim, mask_zero=True, name="source_embedding"
+    )(encoder_inputs)
     _, h, c = keras.layers.LSTM(units, return_state=True, name="encoder_lstm")(x)
-    y = keras.layers.Embedding(target_vocab_size, embedding_dim, name="target_embedding")(decoder_inputs)
-    y, _, _ = keras.layers.LSTM(units, return_sequences=True, return_state=True, name="decoder_lstm")(
-        y, initial_state=[h, c])
+    y = keras.layers.Embedding(target_vocab_size, embedding_dim, name="target_embedding")(
+        decoder_inputs
+    )
+    y, _, _ = keras.layers.LSTM(
+        units, return_sequences=True, return_state=True, name="decoder_lstm"
+    )(y, initial_state=[h, c])
     logits = keras.layers.Dense(target_vocab_size, name="logits")(y)
     model = keras.Model([encoder_inputs, decoder_inputs], logits, name="seq2seq")
     return compile_seq2seq(model, learning_rate)
 
 
 def compile_seq2seq(model, learning_rate: float):
-    """Compile a seq2seq model (logits (b, T, V) out) for ``train_seq2seq``: Adam with gradient clipping,
-    and the masked token loss — targets' padding weighted 0, the mean taken over real tokens only."""
+    """Compile a seq2seq model (logits (b, T, V) out) for ``train_seq2seq``: Adam with gradient
+    clipping, and the masked token loss — targets' padding weighted 0, the mean taken over real
+    tokens only."""
 
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight"
+        ),
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
     )
     return model
 
 
-def train_seq2seq(model, data, epochs: int = 7, batch_size: int = 128, validation: bool = True,
-                  verbose: int = 0):
-    """Teacher-forced training with the padding masked out of the loss; returns the Keras ``History``.
+def train_seq2seq(
+    model, data, epochs: int = 7, batch_size: int = 128, validation: bool = True, verbose: int = 0
+):
+    """Teacher-forced training with the padding masked out of the loss; returns the Keras
+    ``History``.
 
     Works for any model with inputs ``[encoder_inputs, decoder_inputs]`` and logits
     (b, T, V) out (chapter 4's attention model too). ``history.history`` holds
@@ -79,12 +97,21 @@ def train_seq2seq(model, data, epochs: int = 7, batch_size: int = 128, validatio
     if validation:
         v = data.validation
         kwargs["validation_data"] = ([v.encoder_inputs, v.decoder_inputs], v.targets, v.target_mask)
-    return model.fit([train.encoder_inputs, train.decoder_inputs], train.targets, sample_weight=train.target_mask,
-                     epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose, **kwargs)
+    return model.fit(
+        [train.encoder_inputs, train.decoder_inputs],
+        train.targets,
+        sample_weight=train.target_mask,
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        verbose=verbose,
+        **kwargs,
+    )
 
 
 def inference_models(model):
-    """``(encoder, step_model)`` built from the trained model's own layers (shared weights, no copy).
+    """``(encoder, step_model)`` built from the trained model's own layers (shared weights, no
+    copy).
 
     encoder:      encoder_inputs (b, S) → [h (b, u), c (b, u)]
     step_model: [token (b, 1), h, c] → [logits (b, 1, V), h, c]
@@ -94,10 +121,20 @@ def inference_models(model):
     if cached is not None:
         return cached
     try:
-        layers = {name: model.get_layer(name) for name in
-                  ("source_embedding", "encoder_lstm", "target_embedding", "decoder_lstm", "logits")}
+        layers = {
+            name: model.get_layer(name)
+            for name in (
+                "source_embedding",
+                "encoder_lstm",
+                "target_embedding",
+                "decoder_lstm",
+                "logits",
+            )
+        }
     except ValueError as error:
-        raise ValueError(f"greedy_decode needs a model from build_seq2seq (named layers): {error}") from None
+        raise ValueError(
+            f"greedy_decode needs a model from build_seq2seq (named layers): {error}"
+        ) from None
     units = layers["decoder_lstm"].units
     source = keras.Input((None,), dtype="int32")
     _, h, c = layers["encoder_lstm"](layers["source_embedding"](source))
@@ -105,34 +142,55 @@ def inference_models(model):
 
     token = keras.Input((1,), dtype="int32")
     h_in, c_in = keras.Input((units,)), keras.Input((units,))
-    y, h_out, c_out = layers["decoder_lstm"](layers["target_embedding"](token), initial_state=[h_in, c_in])
-    step_model = keras.Model([token, h_in, c_in], [layers["logits"](y), h_out, c_out], name="decoder_step")
+    y, h_out, c_out = layers["decoder_lstm"](
+        layers["target_embedding"](token), initial_state=[h_in, c_in]
+    )
+    step_model = keras.Model(
+        [token, h_in, c_in], [layers["logits"](y), h_out, c_out], name="decoder_step"
+    )
     model._ch02_inference = (encoder, step_model)
     return encoder, step_model
 
 
 def decoder_params(model) -> dict:
-    """The decoder's weights of a :func:`build_seq2seq` model as float32 NumPy arrays, by the names of
+    """The decoder's weights of a :func:`build_seq2seq` model as float32 NumPy arrays, by the names
+    of
     ``ch02.step_model``: ``embedding`` (V, e); the LSTM's ``kernel`` (e, 4u), ``recurrent_kernel``
-    (u, 4u), ``bias`` (4u,) (gates i, f, c, o); the logits layer's ``dense_kernel`` (u, V), ``dense_bias`` (V,)."""
+    (u, 4u), ``bias`` (4u,) (gates i, f, c, o); the logits layer's ``dense_kernel`` (u, V),
+    ``dense_bias`` (V,)."""
     numpy = lambda variable: keras.ops.convert_to_numpy(variable).astype(np.float32)  # noqa: E731
     cell, dense = model.get_layer("decoder_lstm").cell, model.get_layer("logits")
-    return {"embedding": numpy(model.get_layer("target_embedding").embeddings), "kernel": numpy(cell.kernel),
-            "recurrent_kernel": numpy(cell.recurrent_kernel), "bias": numpy(cell.bias),
-            "dense_kernel": numpy(dense.kernel), "dense_bias": numpy(dense.bias)}
+    return {
+        "embedding": numpy(model.get_layer("target_embedding").embeddings),
+        "kernel": numpy(cell.kernel),
+        "recurrent_kernel": numpy(cell.recurrent_kernel),
+        "bias": numpy(cell.bias),
+        "dense_kernel": numpy(dense.kernel),
+        "dense_bias": numpy(dense.bias),
+    }
 
 
 def _check_encoder_inputs(encoder_inputs, max_source_length: int | None):
-    encoder_inputs = as_array(encoder_inputs, "encoder_inputs", ndim=2, dtype="int").astype(np.int32)
+    encoder_inputs = as_array(encoder_inputs, "encoder_inputs", ndim=2, dtype="int").astype(
+        np.int32
+    )
     if encoder_inputs.shape[0] == 0 or encoder_inputs.shape[1] == 0:
-        raise ValueError(f"encoder_inputs is empty (shape {encoder_inputs.shape}): give at least one sentence")
+        raise ValueError(
+            f"encoder_inputs is empty (shape {encoder_inputs.shape}): give at least one sentence"
+        )
     if encoder_inputs.min() < 0:
         raise ValueError("encoder_inputs holds negative ids")
     lengths = (encoder_inputs != PAD_ID).sum(axis=1)
     if (lengths == 0).any():
-        raise ValueError(f"row {int(np.argmax(lengths == 0))} of encoder_inputs is all padding (an empty sentence)")
+        raise ValueError(
+            f"row {int(np.argmax(lengths == 0))} of encoder_inputs is all padding (an empty "
+            "sentence)"
+        )
     if max_source_length is not None and lengths.max() > max_source_length:
-        raise ValueError(f"a source sentence has {int(lengths.max())} tokens; the model supports {max_source_length}")
+        raise ValueError(
+            f"a source sentence has {int(lengths.max())} tokens; the model supports "
+            f"{max_source_length}"
+        )
     return encoder_inputs
 
 
@@ -144,14 +202,12 @@ def greedy_decode(model, encoder_inputs, max_length: int, batch_size: int = 512)
     afterwards; a row that never produces <end> stops at ``max_length`` tokens
     (the caller's cap, normally the target length the model was trained on).
     """
-    import tensorflow as tf
-
     encoder_inputs = _check_encoder_inputs(encoder_inputs, None)
     max_length = require_positive_int(max_length, "max_length")
     encoder, step_model = inference_models(model)
     outputs = []
     for begin in range(0, len(encoder_inputs), batch_size):
-        batch = tf.constant(encoder_inputs[begin: begin + batch_size])
+        batch = tf.constant(encoder_inputs[begin : begin + batch_size])
         h, c = encoder(batch, training=False)
         token = tf.fill((len(batch), 1), START_ID)
         done = np.zeros(len(batch), bool)
@@ -168,19 +224,18 @@ def greedy_decode(model, encoder_inputs, max_length: int, batch_size: int = 512)
 
 
 def greedy_decode_full(model, encoder_inputs, max_length: int, batch_size: int = 512) -> np.ndarray:
-    """Greedy decoding for *any* ``[encoder_inputs, decoder_inputs] → logits`` model: ids (b, max_length).
+    """Greedy decoding for *any* ``[encoder_inputs, decoder_inputs] → logits`` model: ids (b,
+    max_length).
 
     Re-runs the whole model on the growing prefix at every step (O(T²) work, no state
     to carry), so it also decodes chapter 4's attention model. On an LSTM seq2seq it
     gives the same ids as :func:`greedy_decode`.
     """
-    import tensorflow as tf
-
     encoder_inputs = _check_encoder_inputs(encoder_inputs, None)
     max_length = require_positive_int(max_length, "max_length")
     outputs = []
     for begin in range(0, len(encoder_inputs), batch_size):
-        batch = tf.constant(encoder_inputs[begin: begin + batch_size])
+        batch = tf.constant(encoder_inputs[begin : begin + batch_size])
         prefix = np.full((len(batch), 1), START_ID, np.int32)
         done = np.zeros(len(batch), bool)
         ids = np.zeros((len(batch), max_length), np.int32)
@@ -204,7 +259,9 @@ def translate(model, data, sentences, decode=greedy_decode) -> list:
     """
     single = isinstance(sentences, str)
     if not single and not isinstance(sentences, (list, tuple)):
-        raise TypeError(f"sentences must be a string or a list of strings, got {type(sentences).__name__}")
+        raise TypeError(
+            f"sentences must be a string or a list of strings, got {type(sentences).__name__}"
+        )
     sentences = [sentences] if single else list(sentences)
     if not sentences:
         raise ValueError("sentences is empty: give at least one sentence")

@@ -29,15 +29,19 @@ def _check_pair(predicted, targets):
     predicted = as_array(predicted, "predicted", ndim=2, dtype="int")
     targets = as_array(targets, "targets", ndim=2, dtype="int")
     if len(predicted) != len(targets):
-        raise ValueError(f"predicted and targets must have the same number of rows, got {len(predicted)} "
-                         f"and {len(targets)}")
+        raise ValueError(
+            f"predicted and targets must have the same number of rows, got {len(predicted)} "
+            f"and {len(targets)}"
+        )
     return predicted, targets
 
 
 def exact_match_per_sentence(predicted, targets) -> np.ndarray:
     """(b,) bool: the predicted ids equal the target ids up to and including <end>."""
     predicted, targets = _check_pair(predicted, targets)
-    return np.array([_until_end(p) == _until_end(t) for p, t in zip(predicted, targets)], dtype=bool)
+    return np.array(
+        [_until_end(p) == _until_end(t) for p, t in zip(predicted, targets)], dtype=bool
+    )
 
 
 def exact_match(predicted, targets) -> float:
@@ -46,7 +50,8 @@ def exact_match(predicted, targets) -> float:
 
 
 def token_accuracy_per_sentence(predicted, targets) -> np.ndarray:
-    """(b,) float: fraction of target positions (words and <end>) where the prediction has the same id.
+    """(b,) float: fraction of target positions (words and <end>) where the prediction has the same
+    id.
 
     Position by position: a dropped or inserted word shifts everything after it, which
     counts as wrong, as it should for free-running output.
@@ -60,7 +65,8 @@ def token_accuracy_per_sentence(predicted, targets) -> np.ndarray:
 
 
 def token_accuracy(predicted, targets) -> float:
-    """Fraction of all target tokens (words and <end>, not padding) predicted at the right position."""
+    """Fraction of all target tokens (words and <end>, not padding) predicted at the right
+    position."""
     predicted, targets = _check_pair(predicted, targets)
     width = max(predicted.shape[1], targets.shape[1])
     predicted = np.pad(predicted, ((0, 0), (0, width - predicted.shape[1])))
@@ -70,7 +76,8 @@ def token_accuracy(predicted, targets) -> float:
 
 
 def accuracy_by_length(source_lengths, predicted, targets) -> dict:
-    """Accuracy grouped by source length: ``{"length", "count", "exact_match", "token_accuracy"}`` arrays.
+    """Accuracy grouped by source length: ``{"length", "count", "exact_match", "token_accuracy"}``
+    arrays.
 
     One entry per distinct length, sorted; token accuracy is pooled over the tokens of
     that length's sentences.
@@ -91,7 +98,8 @@ def accuracy_by_length(source_lengths, predicted, targets) -> dict:
 
 
 def evaluate(model, split, max_length: int | None = None, decode=greedy_decode) -> dict:
-    """Decode ``split`` and score it: ``exact_match``, ``token_accuracy``, ``by_length``, ``predicted``."""
+    """Decode ``split`` and score it: ``exact_match``, ``token_accuracy``, ``by_length``,
+    ``predicted``."""
     max_length = split.targets.shape[1] if max_length is None else max_length
     predicted = decode(model, split.encoder_inputs, max_length=max_length)
     return {

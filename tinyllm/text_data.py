@@ -1,4 +1,5 @@
-"""Chapter 5 — a text as training data for a language model: tokens, a train/validation split, random windows, baselines.
+"""Chapter 5 — a text as training data for a language model: tokens, a train/validation split,
+random windows, baselines.
 
 The windows of training step s are a pure function of (seed, s), so replicas, workers and a
 resumed run all cut the same batches.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import tensorflow as tf
 
 from tinyllm.bigram import bigram_counts_cross_entropy, unigram_cross_entropy
 from tinyllm.tokenizers import CharTokenizer
@@ -16,7 +18,8 @@ from tinyllm.validation import as_array, require_positive_int
 
 
 def split_text(text: str, validation_fraction: float = 0.1) -> tuple:
-    """``(train, validation)``: the last ``validation_fraction`` of the text, cut at a line start."""
+    """``(train, validation)``: the last ``validation_fraction`` of the text, cut at a line
+    start."""
     if not 0.0 < validation_fraction < 1.0:
         raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
     cut = int(len(text) * (1 - validation_fraction))
@@ -39,7 +42,9 @@ class TextData:
         return self.tokenizer.vocabulary_size
 
 
-def prepare_text(text: str, sequence_length: int, validation_fraction: float = 0.1, name: str = "text") -> TextData:
+def prepare_text(
+    text: str, sequence_length: int, validation_fraction: float = 0.1, name: str = "text"
+) -> TextData:
     """Character tokenizer over the whole text, then a train/validation split at a line start.
 
     The vocabulary comes from the whole text so the validation split has no
@@ -53,7 +58,8 @@ def prepare_text(text: str, sequence_length: int, validation_fraction: float = 0
     if len(train) < need or len(val) < need:
         minimum = int(np.ceil(need / validation_fraction)) + need
         raise ValueError(
-            f"{name} is too short for a context of {sequence_length} characters: its training and validation "
+            f"{name} is too short for a context of {sequence_length} characters: its training and "
+            "validation "
             f"parts have {len(train)} and {len(val)} characters, each needs at least {need} "
             f"(give a text of at least about {minimum} characters, or a shorter --seq-len)"
         )
@@ -62,18 +68,21 @@ def prepare_text(text: str, sequence_length: int, validation_fraction: float = 0
 
 
 def random_windows(ids, sequence_length: int, batch_size: int, seed: int, step):
-    """The global batch of training step ``step``: ``batch_size`` windows of t+1 tokens, (b, t+1) int32.
+    """The global batch of training step ``step``: ``batch_size`` windows of t+1 tokens, (b, t+1)
+    int32.
 
     Window starts are drawn with a stateless RNG keyed by (seed, step), so the
     batch is a pure function of the step: every strategy, every worker layout
     and a resumed run see exactly the same batches. ``ids`` is a 1-D tensor.
     """
-    import tensorflow as tf
-
     step = tf.cast(step, tf.int64)
     count = tf.cast(tf.shape(ids)[0], tf.int64) - sequence_length  # number of possible starts
     starts = tf.random.stateless_uniform(
-        [batch_size], seed=tf.stack([tf.constant(seed, tf.int64), step]), minval=0, maxval=count, dtype=tf.int64
+        [batch_size],
+        seed=tf.stack([tf.constant(seed, tf.int64), step]),
+        minval=0,
+        maxval=count,
+        dtype=tf.int64,
     )
     return tf.gather(ids, starts[:, None] + tf.range(sequence_length + 1, dtype=tf.int64))
 

@@ -1,4 +1,5 @@
-"""Timing that a busy machine cannot fool: warm-up excluded, variants interleaved, medians with their spread.
+"""Timing that a busy machine cannot fool: warm-up excluded, variants interleaved, medians with
+their spread.
 
 One timing of one run says little: the first call traces and compiles, the operating system
 and other programs steal the CPU at random moments, and a machine that speeds up or slows
@@ -34,11 +35,16 @@ class Timing:
 
     def __str__(self) -> str:
         low, high = self.spread
-        return (f"{self.name}: {1e3 * self.median:.3g} ms per call (range {1e3 * low:.3g}–{1e3 * high:.3g}, "
-                f"{len(self.seconds)} rounds × {self.number})")
+        return (
+            f"{self.name}: {1e3 * self.median:.3g} ms per call (range "
+            f"{1e3 * low:.3g}–{1e3 * high:.3g}, "
+            f"{len(self.seconds)} rounds × {self.number})"
+        )
 
 
-def time_variants(variants: dict, repeats: int = 7, warmup: int = 1, number: int | None = None) -> dict:
+def time_variants(
+    variants: dict, repeats: int = 7, warmup: int = 1, number: int | None = None
+) -> dict:
     """Time every callable of ``variants`` ({name: function()}) fairly; returns {name: Timing}.
 
     1. Warm-up: each variant is called ``warmup`` times untimed (tracing, compiling, caches).
@@ -57,18 +63,21 @@ def time_variants(variants: dict, repeats: int = 7, warmup: int = 1, number: int
     for timer in timers.values():
         if warmup:
             timer.timeit(int(warmup))
-    numbers = {name: int(number) if number else timer.autorange()[0] for name, timer in timers.items()}
+    numbers = {
+        name: int(number) if number else timer.autorange()[0] for name, timer in timers.items()
+    }
     names = list(timers)
     rounds = {name: [] for name in names}
     for r in range(int(repeats)):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             rounds[name].append(timers[name].timeit(numbers[name]) / numbers[name])
     return {name: Timing(name, tuple(rounds[name]), numbers[name]) for name in names}
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """``a`` against ``b``: the median of the per-round ratios of their times, their range, and the verdict."""
+    """``a`` against ``b``: the median of the per-round ratios of their times, their range, and the
+    verdict."""
 
     a: str
     b: str
@@ -77,8 +86,11 @@ class Comparison:
     verdict: str
 
     def __str__(self) -> str:
-        return (f"{self.a} / {self.b} time: {self.ratio:.2f}x (range {self.spread[0]:.2f}–{self.spread[1]:.2f}): "
-                f"{self.verdict}")
+        return (
+            f"{self.a} / {self.b} time: {self.ratio:.2f}x (range "
+            f"{self.spread[0]:.2f}–{self.spread[1]:.2f}): "
+            f"{self.verdict}"
+        )
 
 
 def compare(a: Timing, b: Timing, negligible: float = 0.05) -> Comparison:
@@ -92,7 +104,9 @@ def compare(a: Timing, b: Timing, negligible: float = 0.05) -> Comparison:
     computation should come out as.
     """
     if len(a.seconds) != len(b.seconds):
-        raise ValueError(f"{a.name} and {b.name} must come from the same time_variants call (same rounds)")
+        raise ValueError(
+            f"{a.name} and {b.name} must come from the same time_variants call (same rounds)"
+        )
     ratios = np.asarray(a.seconds) / np.asarray(b.seconds)
     low, high = float(ratios.min()), float(ratios.max())
     if abs(float(np.median(ratios)) - 1) <= negligible:

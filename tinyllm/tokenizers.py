@@ -13,7 +13,8 @@ from tinyllm.validation import as_array, require_positive_int
 
 
 class CharTokenizer:
-    """Characters ↔ integer ids, with the vocabulary taken from a text (sorted, so it is reproducible)."""
+    """Characters ↔ integer ids, with the vocabulary taken from a text (sorted, so it is
+    reproducible)."""
 
     def __init__(self, text: str):
         if not isinstance(text, str) or not text:
@@ -29,13 +30,17 @@ class CharTokenizer:
         unknown = sorted(set(text) - self._ids.keys())
         if unknown:
             shown = ", ".join(repr(c) for c in unknown[:10])
-            raise ValueError(f"text contains {len(unknown)} character(s) not in the vocabulary: {shown}")
+            raise ValueError(
+                f"text contains {len(unknown)} character(s) not in the vocabulary: {shown}"
+            )
         return np.fromiter((self._ids[c] for c in text), dtype=np.int32, count=len(text))
 
     def decode(self, ids) -> str:
         ids = as_array(ids, "ids", ndim=1, dtype="int")
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocabulary_size):
-            raise ValueError(f"ids must lie in [0, {self.vocabulary_size - 1}], got [{ids.min()}, {ids.max()}]")
+            raise ValueError(
+                f"ids must lie in [0, {self.vocabulary_size - 1}], got [{ids.min()}, {ids.max()}]"
+            )
         return "".join(self.vocabulary[i] for i in ids)
 
 
@@ -91,11 +96,17 @@ class Vocabulary:
         unknown = [w for w in dict.fromkeys(words) if w not in self._ids or w in SPECIALS]
         if unknown:
             shown = ", ".join(repr(w) for w in unknown[:8])
-            raise ValueError(f"{self.name} {sentence!r} has {len(unknown)} word(s) outside the vocabulary: {shown} "
-                             f"(the vocabulary has {self.size - len(SPECIALS)} words; punctuation is not a word here)")
+            raise ValueError(
+                f"{self.name} {sentence!r} has {len(unknown)} word(s) outside the vocabulary: "
+                f"{shown} "
+                f"(the vocabulary has {self.size - len(SPECIALS)} words; punctuation is not a word "
+                "here)"
+            )
         if len(words) > self.max_length:
-            raise ValueError(f"{self.name} has {len(words)} words; the model supports at most {self.max_length} "
-                             "(the longest sentence it was trained on)")
+            raise ValueError(
+                f"{self.name} has {len(words)} words; the model supports at most {self.max_length} "
+                "(the longest sentence it was trained on)"
+            )
         return words
 
     def encode(self, sentence: str, add_end: bool = False) -> np.ndarray:
@@ -103,7 +114,9 @@ class Vocabulary:
         ids = [self._ids[w] for w in self.words(sentence)]
         return np.array(ids + [END_ID] * add_end, dtype=np.int32)
 
-    def encode_batch(self, sentences, add_end: bool = False, length: int | None = None) -> np.ndarray:
+    def encode_batch(
+        self, sentences, add_end: bool = False, length: int | None = None
+    ) -> np.ndarray:
         """``(b, length)`` int32, each row right-padded with ``<pad>`` = 0.
 
         ``length`` defaults to ``max_length`` (+1 with ``add_end``), so every batch of a
@@ -112,7 +125,9 @@ class Vocabulary:
         if isinstance(sentences, str):
             raise TypeError(f"encode_batch takes a list of {self.name}s; use encode() for one")
         rows = [self.encode(s, add_end) for s in sentences]
-        width = self.max_length + add_end if length is None else require_positive_int(length, "length")
+        width = (
+            self.max_length + add_end if length is None else require_positive_int(length, "length")
+        )
         out = np.full((len(rows), width), PAD_ID, dtype=np.int32)
         for i, row in enumerate(rows):
             if len(row) > width:
@@ -121,10 +136,13 @@ class Vocabulary:
         return out
 
     def decode(self, ids) -> str:
-        """Words of ``ids`` (1-D) up to the first ``<end>``; ``<pad>`` and ``<start>`` are skipped."""
+        """Words of ``ids`` (1-D) up to the first ``<end>``; ``<pad>`` and ``<start>`` are
+        skipped."""
         ids = as_array(ids, "ids", ndim=1, dtype="int")
         if ids.size and (ids.min() < 0 or ids.max() >= self.size):
-            raise ValueError(f"ids must lie in [0, {self.size - 1}], got [{ids.min()}, {ids.max()}]")
+            raise ValueError(
+                f"ids must lie in [0, {self.size - 1}], got [{ids.min()}, {ids.max()}]"
+            )
         words = []
         for i in ids:
             if i == END_ID:

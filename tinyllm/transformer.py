@@ -1,7 +1,8 @@
-"""Chapter 4 — the pre-layer-norm Transformer block, a decoder block with cross-attention, and a Transformer encoder–decoder.
+"""Chapter 4 — the pre-layer-norm Transformer block, a decoder block with cross-attention, and a
+Transformer encoder–decoder.
 
-    x ← x + MultiHead(LayerNorm₁(x))
-    x ← x + W₂ · gelu(W₁ · LayerNorm₂(x) + b₁) + b₂
+x ← x + MultiHead(LayerNorm₁(x))
+x ← x + W₂ · gelu(W₁ · LayerNorm₂(x) + b₁) + b₂
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from keras import ops
 from tinyllm.attention import MultiHeadSelfAttention
 from tinyllm.validation import require_positive_int
 
+
 @keras.saving.register_keras_serializable(package="tinyllm")
 class TransformerBlock(keras.layers.Layer):
-    """Pre-layer-norm Transformer block, x (b, t, d) → (b, t, d): attention, then an MLP, each in a residual.
+    """Pre-layer-norm Transformer block, x (b, t, d) → (b, t, d): attention, then an MLP, each in a
+    residual.
 
         x ← x + MultiHeadSelfAttention(LayerNorm₁(x))
         x ← x + W₂ · gelu(W₁ · LayerNorm₂(x) + b₁) + b₂          W₁ (d, 4d), W₂ (4d, d)
@@ -38,22 +41,30 @@ class TransformerBlock(keras.layers.Layer):
         self.causal = causal
         policy = self.dtype_policy  # sub-layers follow the block's (mixed-)precision policy
         self.ln1 = keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy, name="ln1")
-        self.attention = MultiHeadSelfAttention(self.d_model, self.num_heads, dtype=policy, name="attention")
+        self.attention = MultiHeadSelfAttention(
+            self.d_model, self.num_heads, dtype=policy, name="attention"
+        )
         self.ln2 = keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy, name="ln2")
-        self.mlp_hidden = keras.layers.Dense(4 * self.d_model, activation="gelu", dtype=policy, name="mlp_hidden")
+        self.mlp_hidden = keras.layers.Dense(
+            4 * self.d_model, activation="gelu", dtype=policy, name="mlp_hidden"
+        )
         self.mlp_out = keras.layers.Dense(self.d_model, dtype=policy, name="mlp_out")
         self.supports_masking = True
 
     def build(self, input_shape):
         if input_shape[-1] != self.d_model:
-            raise ValueError(f"TransformerBlock(d_model={self.d_model}) got x with last axis {input_shape[-1]}")
+            raise ValueError(
+                f"TransformerBlock(d_model={self.d_model}) got x with last axis {input_shape[-1]}"
+            )
         for layer in (self.ln1, self.attention, self.ln2, self.mlp_hidden):
             layer.build(input_shape)
         self.mlp_out.build(tuple(input_shape[:-1]) + (4 * self.d_model,))
 
     def call(self, x, padding_mask=None, mask=None, return_attention=False):
         padding_mask = mask if padding_mask is None else padding_mask
-        attended, weights = self.attention(self.ln1(x), mask=padding_mask, causal=self.causal, return_attention=True)
+        attended, weights = self.attention(
+            self.ln1(x), mask=padding_mask, causal=self.causal, return_attention=True
+        )
         x = x + attended
         x = x + self.mlp_out(self.mlp_hidden(self.ln2(x)))
         return (x, weights) if return_attention else x
@@ -67,8 +78,8 @@ class TransformerDecoderBlock(keras.layers.Layer):
     """Pre-layer-norm decoder block: causal self-attention, cross-attention over the encoder, MLP.
 
         y ← y + MultiHeadSelfAttention(LayerNorm₁(y), causal)              the target so far
-        y ← y + MultiHeadAttention(query=LayerNorm₂(y), key=value=memory)   attention over the source
-        y ← y + MLP(LayerNorm₃(y))
+        y ← y + MultiHeadAttention(query=LayerNorm₂(y), key=value=memory)   attention over the
+        source y ← y + MLP(LayerNorm₃(y))
 
     call(y, memory, memory_mask=None, return_attention=False): y (b, T, d) decoder states,
     memory (b, S, d) encoder outputs, memory_mask (b, S) False at source padding; returns
@@ -83,18 +94,30 @@ class TransformerDecoderBlock(keras.layers.Layer):
         self.d_model = require_positive_int(d_model, "d_model")
         self.num_heads = require_positive_int(num_heads, "num_heads")
         self.cross_attention_heads = require_positive_int(
-            num_heads if cross_attention_heads is None else cross_attention_heads, "cross_attention_heads")
+            num_heads if cross_attention_heads is None else cross_attention_heads,
+            "cross_attention_heads",
+        )
         if self.d_model % self.cross_attention_heads:
-            raise ValueError(f"cross_attention_heads={cross_attention_heads} must divide d_model={d_model}")
+            raise ValueError(
+                f"cross_attention_heads={cross_attention_heads} must divide d_model={d_model}"
+            )
         policy = self.dtype_policy
-        self.ln1, self.ln2, self.ln3 = (keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy, name=f"ln{i}")
-                                        for i in (1, 2, 3))
-        self.self_attention = MultiHeadSelfAttention(self.d_model, self.num_heads, dtype=policy,
-                                                     name="self_attention")
+        self.ln1, self.ln2, self.ln3 = (
+            keras.layers.LayerNormalization(epsilon=1e-5, dtype=policy, name=f"ln{i}")
+            for i in (1, 2, 3)
+        )
+        self.self_attention = MultiHeadSelfAttention(
+            self.d_model, self.num_heads, dtype=policy, name="self_attention"
+        )
         self.cross_attention = keras.layers.MultiHeadAttention(
-            self.cross_attention_heads, self.d_model // self.cross_attention_heads, dtype=policy,
-            name="cross_attention")
-        self.mlp_hidden = keras.layers.Dense(4 * self.d_model, activation="gelu", dtype=policy, name="mlp_hidden")
+            self.cross_attention_heads,
+            self.d_model // self.cross_attention_heads,
+            dtype=policy,
+            name="cross_attention",
+        )
+        self.mlp_hidden = keras.layers.Dense(
+            4 * self.d_model, activation="gelu", dtype=policy, name="mlp_hidden"
+        )
         self.mlp_out = keras.layers.Dense(self.d_model, dtype=policy, name="mlp_out")
 
     def build(self, y_shape, memory_shape=None):
@@ -110,18 +133,22 @@ class TransformerDecoderBlock(keras.layers.Layer):
     def call(self, y, memory, memory_mask=None, return_attention=False):
         y = y + self.self_attention(self.ln1(y), causal=True)
         cross_mask = None
-        if memory_mask is not None:  # (b, S) → (b, T, S): every target step sees the same source tokens
-            cross_mask = ops.logical_and(ops.cast(memory_mask, "bool")[:, None, :],
-                                         ops.ones((1, ops.shape(y)[1], 1), "bool"))
-        attended, weights = self.cross_attention(self.ln2(y), memory, attention_mask=cross_mask,
-                                                 return_attention_scores=True)
+        # (b, S) → (b, T, S): every target step sees the same source tokens
+        if memory_mask is not None:
+            cross_mask = ops.logical_and(
+                ops.cast(memory_mask, "bool")[:, None, :], ops.ones((1, ops.shape(y)[1], 1), "bool")
+            )
+        attended, weights = self.cross_attention(
+            self.ln2(y), memory, attention_mask=cross_mask, return_attention_scores=True
+        )
         y = y + attended
         y = y + self.mlp_out(self.mlp_hidden(self.ln3(y)))
         return (y, weights) if return_attention else y
 
 
 def block_params(block) -> dict:
-    """A built :class:`TransformerBlock`'s weights as NumPy arrays, by the names of ``ch04.transformer_block``.
+    """A built :class:`TransformerBlock`'s weights as NumPy arrays, by the names of
+    ``ch04.transformer_block``.
 
     The fused kernel W_qkv (d, 3d) splits into wq, wk, wv (d, d): its first d columns make Q,
     the next d K, the last d V, and inside each the heads are contiguous slices of dh columns.
@@ -129,30 +156,45 @@ def block_params(block) -> dict:
     d = block.d_model
     numpy = lambda variable: ops.convert_to_numpy(variable).astype(np.float32)  # noqa: E731
     qkv_kernel, qkv_bias = numpy(block.attention.qkv.kernel), numpy(block.attention.qkv.bias)
-    params = {"ln1_gamma": numpy(block.ln1.gamma), "ln1_beta": numpy(block.ln1.beta),
-              "ln2_gamma": numpy(block.ln2.gamma), "ln2_beta": numpy(block.ln2.beta),
-              "wo": numpy(block.attention.out.kernel), "bo": numpy(block.attention.out.bias),
-              "w1": numpy(block.mlp_hidden.kernel), "b1": numpy(block.mlp_hidden.bias),
-              "w2": numpy(block.mlp_out.kernel), "b2": numpy(block.mlp_out.bias)}
+    params = {
+        "ln1_gamma": numpy(block.ln1.gamma),
+        "ln1_beta": numpy(block.ln1.beta),
+        "ln2_gamma": numpy(block.ln2.gamma),
+        "ln2_beta": numpy(block.ln2.beta),
+        "wo": numpy(block.attention.out.kernel),
+        "bo": numpy(block.attention.out.bias),
+        "w1": numpy(block.mlp_hidden.kernel),
+        "b1": numpy(block.mlp_hidden.bias),
+        "w2": numpy(block.mlp_out.kernel),
+        "b2": numpy(block.mlp_out.bias),
+    }
     for i, name in enumerate("qkv"):
-        params["w" + name] = qkv_kernel[:, i * d:(i + 1) * d]
-        params["b" + name] = qkv_bias[i * d:(i + 1) * d]
+        params["w" + name] = qkv_kernel[:, i * d : (i + 1) * d]
+        params["b" + name] = qkv_bias[i * d : (i + 1) * d]
     return params
 
 
-_ATTENTION_PROBES = weakref.WeakKeyDictionary()  # model → the same graph read at its attention weights
+# model → the same graph read at its attention weights
+_ATTENTION_PROBES = weakref.WeakKeyDictionary()
 
 
-def build_transformer_seq2seq(source_vocab_size: int, target_vocab_size: int, d_model: int = 64, num_heads: int = 4,
-                              num_layers: int = 1, cross_attention_heads: int = 1, learning_rate: float = 2e-3,
-                              seed: int = 0):
+def build_transformer_seq2seq(
+    source_vocab_size: int,
+    target_vocab_size: int,
+    d_model: int = 64,
+    num_heads: int = 4,
+    num_layers: int = 1,
+    cross_attention_heads: int = 1,
+    learning_rate: float = 2e-3,
+    seed: int = 0,
+):
     """A compiled Transformer encoder–decoder with chapter 2's interface.
 
     inputs ``[encoder_inputs (b, S), decoder_inputs (b, T)]`` ints (0 = padding) → logits (b, T, V),
     so chapter 2's ``train_seq2seq``, ``greedy_decode_full`` and ``evaluate`` work on it unchanged.
 
-        memory = LayerNorm(Encoder^L(√d · Embed_src(x) + PE))        (b, S, d) one vector per source word
-        y      = LayerNorm(Decoder^L(√d · Embed_tgt(d) + PE, memory)) (b, T, d)
+        memory = LayerNorm(Encoder^L(√d · Embed_src(x) + PE))        (b, S, d) one vector per source
+        word y      = LayerNorm(Decoder^L(√d · Embed_tgt(d) + PE, memory)) (b, T, d)
         logits = y W + b                                             (b, T, V)
 
     PE is the sinusoidal table (``keras_hub.layers.SinePositionEncoding``); the encoder
@@ -175,30 +217,37 @@ def build_transformer_seq2seq(source_vocab_size: int, target_vocab_size: int, d_
     source_mask = ops.not_equal(encoder_inputs, 0)
     scale = math.sqrt(d_model)
 
-    x = keras.layers.Embedding(source_vocab_size, d_model, name="source_embedding")(encoder_inputs) * scale
+    x = (
+        keras.layers.Embedding(source_vocab_size, d_model, name="source_embedding")(encoder_inputs)
+        * scale
+    )
     x = x + keras_hub.layers.SinePositionEncoding(name="source_positions")(x)
     maps = {}  # name → attention weights, read by attention_maps()
     for i in range(num_layers):
         x, maps[f"encoder_{i}"] = TransformerBlock(d_model, num_heads, name=f"encoder_{i}")(
-            x, padding_mask=source_mask, return_attention=True)
+            x, padding_mask=source_mask, return_attention=True
+        )
     memory = keras.layers.LayerNormalization(epsilon=1e-5, name="encoder_norm")(x)
 
-    y = keras.layers.Embedding(target_vocab_size, d_model, name="target_embedding")(decoder_inputs) * scale
+    y = (
+        keras.layers.Embedding(target_vocab_size, d_model, name="target_embedding")(decoder_inputs)
+        * scale
+    )
     y = y + keras_hub.layers.SinePositionEncoding(name="target_positions")(y)
     for i in range(num_layers):
         y, maps[f"decoder_{i}_cross"] = TransformerDecoderBlock(
-            d_model, num_heads, cross_attention_heads=cross_attention_heads, name=f"decoder_{i}")(
-            y, memory, memory_mask=source_mask, return_attention=True)
+            d_model, num_heads, cross_attention_heads=cross_attention_heads, name=f"decoder_{i}"
+        )(y, memory, memory_mask=source_mask, return_attention=True)
     y = keras.layers.LayerNormalization(epsilon=1e-5, name="decoder_norm")(y)
     logits = keras.layers.Dense(target_vocab_size, name="logits")(y)
     model = keras.Model([encoder_inputs, decoder_inputs], logits, name="transformer_seq2seq")
     from tinyllm.seq2seq import compile_seq2seq
 
-    compile_seq2seq(model, learning_rate)  # chapter 2's optimiser and masked loss, for a fair comparison
+    # chapter 2's optimiser and masked loss, for a fair comparison
+    compile_seq2seq(model, learning_rate)
     # the same graph, read at its attention weights (shares every layer and weight with `model`)
     _ATTENTION_PROBES[model] = keras.Model([encoder_inputs, decoder_inputs], maps)
     return model
-
 
 
 def attention_maps(model, encoder_inputs, decoder_inputs) -> dict:
@@ -215,6 +264,8 @@ def attention_maps(model, encoder_inputs, decoder_inputs) -> dict:
 
     probe = _ATTENTION_PROBES.get(model)
     if probe is None:
-        raise ValueError("attention_maps needs a model made by build_transformer_seq2seq in this session")
+        raise ValueError(
+            "attention_maps needs a model made by build_transformer_seq2seq in this session"
+        )
     maps = probe(paired_token_ids(encoder_inputs, decoder_inputs), training=False)
     return {name: ops.convert_to_numpy(weights) for name, weights in maps.items()}

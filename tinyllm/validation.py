@@ -1,4 +1,5 @@
-"""Input checks with messages that name the argument, for the library, the answers and the course machinery.
+"""Input checks with messages that name the argument, for the library, the answers and the course
+machinery.
 
 Bad input should stop at the door with a sentence a learner understands, not
 deep inside TensorFlow with a traceback.
@@ -27,13 +28,17 @@ def as_array(value, name: str, *, ndim=None, dtype=None, min_ndim=None) -> np.nd
             want = " or ".join(str(n) for n in allowed)
             raise ValueError(f"{name} must have {want} dimension(s), got shape {array.shape}")
     if min_ndim is not None and array.ndim < min_ndim:
-        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {array.shape}")
+        raise ValueError(
+            f"{name} must have at least {min_ndim} dimension(s), got shape {array.shape}"
+        )
     if dtype == "float" and not np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float32)
     elif dtype == "int":
         if np.issubdtype(array.dtype, np.floating):
             if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
-                raise TypeError(f"{name} must hold whole numbers (token ids / labels), got {array.dtype} values")
+                raise TypeError(
+                    f"{name} must hold whole numbers (token ids / labels), got {array.dtype} values"
+                )
             array = array.astype(np.int64)
         elif array.dtype == bool:
             array = array.astype(np.int64)
@@ -42,7 +47,9 @@ def as_array(value, name: str, *, ndim=None, dtype=None, min_ndim=None) -> np.nd
 
 def require_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
     if a.shape != b.shape:
-        raise ValueError(f"{name_a} and {name_b} must have the same shape, got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got {a.shape} and {b.shape}"
+        )
 
 
 def require_range(array: np.ndarray, name: str, low: float, high: float) -> None:
