@@ -21,7 +21,7 @@ VARIABLES = ("scores", "counts", "lora_share", "pretraining_loss", "forgetting_f
              "lora_layer_difference", "response_share", "loss_on_story", "loss_on_summary", "test_in_corpus",
              "curve_points", "decoded_exact.tolist()", "hub_rouge_difference", "copy_misses", "live_curve",
              "merge_difference", "merged_same_output", "adapter_effect", "lora_scale", "seed_scores", "bigram_loss",
-             "learning_rates", "best_copy", "pair_scores")
+             "learning_rates", "best_copy", "pair_scores", "paired", "exact_by_kind")
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
@@ -70,46 +70,82 @@ def test_copy_rules(r):
 
 def test_fine_tuned_arms_and_their_baselines(r):
     scores = r["scores"]
-    # the shipped weights scored here and by the script: measured ROUGE-L F1 (a) 0.577, (c) 0.629, (e) 0.549,
-    # (b) 0.047 (recorded), (d) prompted 0.05; exact match (a) 0.113, (c) 0.143, (e) 0.117, (b) 0, (d) 0
-    assert 0.50 < scores[A]["rouge_l_f1"] < 0.66 and 0.06 < scores[A]["exact_match"] < 0.18
-    assert 0.55 < scores[C]["rouge_l_f1"] < 0.71 and 0.08 < scores[C]["exact_match"] < 0.21
-    assert 0.47 < scores[E]["rouge_l_f1"] < 0.63 and 0.06 < scores[E]["exact_match"] < 0.18
-    assert scores[B]["rouge_l_f1"] < 0.10 and scores[B]["exact_match"] == 0.0
+    # the shipped weights (5 epochs, 20,000 examples) scored here and by the script: measured ROUGE-L F1
+    # (a) 0.971, (b) 0.940, (c) 0.935, (e) 0.931, (d) prompted 0.079; exact match (a) 0.827, (b) 0.677,
+    # (c) 0.657, (e) 0.627, (d) 0. Another CPU's rounding can flip a few greedy argmaxes: bands of ±0.04.
+    assert scores[A]["rouge_l_f1"] >= 0.95 and 0.80 <= scores[A]["exact_match"] < 0.87  # the goal, reached
+    assert 0.91 < scores[C]["rouge_l_f1"] < 0.96 and 0.61 < scores[C]["exact_match"] < 0.70
+    assert 0.90 < scores[E]["rouge_l_f1"] < 0.96 and 0.58 < scores[E]["exact_match"] < 0.67
+    assert 0.91 < scores[B]["rouge_l_f1"] < 0.97 and 0.63 < scores[B]["exact_match"] < 0.72
     assert scores[D]["rouge_l_f1"] < 0.15 and scores[D]["exact_match"] == 0.0
-    # the page's claims: pre-training is worth a factor of ten; every arm still loses to the event-word copy
-    # rule (0.973, 0.863), and beats the hero-and-place one on ROUGE-L (0.512)
-    for arm in (A, C, E):
-        assert scores[arm]["rouge_l_f1"] > 10 * scores[B]["rouge_l_f1"]
-        assert scores[arm]["rouge_l_f1"] > scores[COPY_PLACE]["rouge_l_f1"]
-        assert scores[arm]["rouge_l_f1"] < r["best_copy"]["rouge_l_f1"] - 0.2
-        assert scores[arm]["exact_match"] < r["best_copy"]["exact_match"] - 0.5
+
+    def apart(upper, lower, key="exact_match"):  # the intervals do not overlap
+        return scores[upper][f"{key}_interval"][0] > scores[lower][f"{key}_interval"][1]
+
+    def level(x, y, key="exact_match"):
+        (xl, xh), (yl, yh) = scores[x][f"{key}_interval"], scores[y][f"{key}_interval"]
+        return xl <= yh and yl <= xh
+
+    # the page's claims: the mask is worth about 20 points (intervals apart); LoRA below full fine-tuning;
+    # (b) level with (e), LoRA level with (b) and (e)
+    assert apart(A, E) and 0.12 < scores[A]["exact_match"] - scores[E]["exact_match"] < 0.28
+    assert apart(A, C) and apart(A, B)
+    assert level(B, E) and level(C, B) and level(C, E)
+    for arm in (A, B, C, E):
         for key in ("rouge_l_f1", "exact_match"):
             low, high = scores[arm][f"{key}_interval"]
-            assert low <= scores[arm][key] <= high and 0.01 < high - low < 0.12  # 300 stories: about ±0.02 to ±0.04
+            assert low <= scores[arm][key] <= high and 0.01 < high - low < 0.14  # 300 stories
+
+
+def test_the_best_arm_matches_the_copy_rule_story_by_story(r):
+    paired = r["paired"]
+    # measured (a) minus the event-word rule: ROUGE-L −0.002 [−0.014, +0.010], exact match −0.037 [−0.097, +0.023]
+    for key in ("rouge_l_f1", "exact_match"):
+        difference, (low, high) = paired[A][key]
+        assert low < 0 < high and low <= difference <= high  # level: the interval holds zero
+    for arm in (B, C, E):  # measured −0.19 to −0.24 in exact match, every interval below zero
+        for key in ("rouge_l_f1", "exact_match"):
+            assert paired[arm][key][1][1] < 0
+    kinds = r["exact_by_kind"]
+    rule = kinds[COPY_EVENTS]
+    assert rule["without an event"] == 0.0 and rule["with events"] == 1.0  # exact: plain Python
+    assert kinds[A]["without an event"] == 1.0  # the model writes every "nothing"; measured 1.00 for every arm
+    assert 0.75 < kinds[A]["with events"] < 0.85  # measured 0.80: it misses about one in five
 
 
 def test_seeds_of_full_fine_tuning_and_lora(r):
-    seeds = r["seed_scores"]
+    seeds = r["seed_scores"]  # recorded by make_finetuned.py on the test stories
     for arm in (A, C):
-        assert len(seeds[arm]["rouge_l_f1"]) == 3
-    # measured mean ROUGE-L F1 0.588 (a) and 0.614 (c), exact match 0.118 and 0.137: LoRA a little ahead,
-    # by about two seed standard deviations, with touching ranges (the page says: not clearly apart)
-        assert max(seeds[arm]["rouge_l_f1"]) - min(seeds[arm]["rouge_l_f1"]) < 0.08  # measured ranges 0.024 (a) and 0.030 (c)
+        assert len(seeds[arm]["rouge_l_f1"]) == len(seeds[arm]["exact_match"]) == 3
+        for key in ("rouge_l_f1", "exact_match"):  # measured standard deviations 0.001-0.005
+            assert max(seeds[arm][key]) - min(seeds[arm][key]) < 0.04
+    # measured exact match 0.823-0.830 (a) and 0.643-0.657 (c): the ranges far apart, as the page says
+    assert min(seeds[A]["exact_match"]) > max(seeds[C]["exact_match"]) + 0.1
+    assert min(seeds[A]["rouge_l_f1"]) > max(seeds[C]["rouge_l_f1"])
 
 
 def test_live_run_learns_on_validation(r):
     curve = r["live_curve"]
     assert [n for n, _, _ in curve] == [320, 640, 960, 1280, 1600]
-    # measured validation loss on the summaries 0.7 → 0.3 over 1,600 examples (the pre-trained model: 3.3)
-    assert curve[-1][1] < curve[0][1] and curve[-1][1] < 0.6
+    # measured validation loss on the summaries 0.76 → 0.35 over 1,600 examples (the pre-trained model: 3.3),
+    # above the long run's 0.27 at 2,000 examples (the page says so)
+    assert curve[-1][1] < curve[0][1] and 0.25 < curve[-1][1] < 0.5
+    assert curve[-1][1] > r["curve_points"][A][0][1]
 
 
-def test_long_run_curves_are_on_validation_and_still_falling(r):
+def test_long_run_curves_are_on_validation(r):
+    points = r["curve_points"]  # recorded by make_finetuned.py: exact values of the shipped runs
+    for arm in (A, B, C, E):
+        assert [n for n, _, _ in points[arm]] == list(range(2000, 20001, 2000))
+        assert points[arm][-1][1] < points[arm][0][1]
+    at_4000 = {arm: points[arm][1] for arm in (A, B, C, E)}
+    # measured at 4,000 examples: pre-trained arms exact match 0.16-0.19, loss 0.21-0.23; random 0.00 and 1.27
     for arm in (A, C, E):
-        points = r["curve_points"][arm]
-        assert [n for n, _, _ in points] == [2000, 4000]
-        assert points[-1][1] < points[0][1]  # still falling when the budget ends
+        assert 0.12 < at_4000[arm][2] < 0.25 and 0.18 < at_4000[arm][1] < 0.26
+    assert at_4000[B][2] == 0.0 and at_4000[B][1] > 1.0
+    assert points[B][2][2] > 0 and points[B][1][2] == 0  # its first exact summaries after 6,000 examples
+    # the last two half-epochs of (a): 0.84 → 0.87; the ends: (a) 0.87, (b) 0.68
+    assert 0.82 < points[A][-3][2] < points[A][-1][2] < 0.9 and 0.62 < points[B][-1][2] < 0.74
 
 
 def test_lora_as_users_use_it(r):
@@ -121,10 +157,11 @@ def test_lora_as_users_use_it(r):
 
 def test_forgetting_beside_the_bigram_model(r):
     loss, bigram = r["pretraining_loss"], r["bigram_loss"]
-    # measured on 16,384 validation characters: pre-trained 0.188, bigram 1.876; after one epoch (a) 1.73,
-    # (c) 1.28, (e) 0.29, (b) 2.54
+    # measured on 16,384 validation characters: pre-trained 0.188, bigram 1.876; after 20,000 examples
+    # (a) 1.857, (c) 1.649, (e) 0.349, (b) 2.032
     assert loss["pre-trained"] < 0.25 and 1.5 < bigram < 3.0
-    assert loss[A] > bigram - 0.5 and r["forgetting_full"] > 1.0
-    assert 0 < r["forgetting_lora"] < r["forgetting_full"] - 0.2
-    assert loss[E] < loss[A] - 0.8  # the unmasked loss keeps the language
+    assert abs(loss[A] - bigram) < 0.1 and r["forgetting_full"] > 1.5  # level with the bigram model
+    assert 0.1 < r["forgetting_full"] - r["forgetting_lora"] < 0.4  # LoRA lost a little less
+    assert loss[E] < 0.45  # the unmasked loss keeps most of the language
+    assert loss[B] > bigram  # the random start, on the corpus: worse than the bigram model
     assert r["learning_rates"][C] > r["learning_rates"][A]  # the confound the page states

@@ -1,6 +1,7 @@
 """Fine-tune the chapter-5 mini GPT into chapter 6's summariser, four ways, and save the results beside this script.
 
-    python data/finetuned/make_finetuned.py        # summarisers.json records each run's seconds
+    python data/finetuned/make_finetuned.py        # 5 epochs; summarisers.json records each run's seconds
+    python data/finetuned/make_finetuned.py --more-seeds --arms full lora   # seeds 1 and 2 after seed 0
 
 The arms of chapter 6's experiment, each trained on the same examples (all 4,000 training stories,
 EPOCHS times, 16 per step: the same number of examples seen), with AdamW, a linear warm-up over the
@@ -14,7 +15,7 @@ first 5 % of the steps and a cosine decay to 0 (``tinyllm.finetuning.FineTuner``
 Each arm's learning rate is chosen on the validation split (never the test split): a quarter of an
 epoch per candidate (a short, cheap proxy for the full run), the candidate with the lowest validation loss on the summaries wins (the unmasked arm
 takes full fine-tuning's, so that the two differ only in the mask). Then the arm is
-trained for the full budget with seed 0 (and, for full and LoRA, seeds 1 and 2: they are close).
+trained for the full budget with seed 0 (and, for full and LoRA, seeds 1 and 2: how far one run moves).
 Every run is scored with the chapter's code on all 300 test stories, decoded greedily: ROUGE-L F1
 and exact match with 95 % bootstrap intervals over the stories; and its loss on 16,384 characters
 of the pre-training corpus's validation split (forgetting). Seed 0's weights are saved
@@ -45,7 +46,7 @@ BATCH, WARMUP_FRACTION, VAL_TOKENS, MAX_NEW_TOKENS, SWEEP_EPOCHS = 16, 0.05, 16_
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--seeds", type=int, default=3, help="seeds for full and LoRA (the other arms: 1)")
     parser.add_argument("--more-seeds", action="store_true",
@@ -79,6 +80,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     record_path = args.out / RECORD
     record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {"arms": {}}
+    if args.more_seeds and record.get("epochs") != args.epochs:
+        parser.error(f"--more-seeds adds to runs of {record.get('epochs')} epochs; give --epochs {record.get('epochs')}")
     record.update({"epochs": args.epochs, "batch": BATCH, "examples_seen": args.epochs * steps_per_epoch * BATCH,
                    "warmup_fraction": WARMUP_FRACTION, "val_tokens": VAL_TOKENS, "keras": keras.__version__,
                    "made_by": "python data/finetuned/make_finetuned.py"})
