@@ -3,12 +3,11 @@
 - Quiet, reproducible TensorFlow in this process and every kernel or subprocess it starts
   (``course.environment.QUIET_ENV``; a value already set wins).
 - nbval compares the chapters' committed outputs the way ``make test`` does
-(``tests/notebooks.py``): the sanitize rules of ``tests/nbval_sanitize.cfg`` without
-``--nbval-sanitize-with`` on the command line; in a cell tagged ``machine-dependent``
-(``course/machine_outputs.py``) the rules of
-  ``tests/nbval_machine.cfg`` after them, so that the numbers a machine chooses are masked and the
-  words around them are still compared; stderr never compared (TensorFlow's notices differ by
-  machine).
+  (``tests/notebooks.py``): the sanitize rules of ``tests/nbval_sanitize.cfg`` without
+  ``--nbval-sanitize-with`` on the command line; in a cell tagged ``machine-dependent``
+  (``course/machine_outputs.py``) the rules of ``tests/nbval_machine.cfg`` after them, so that
+  the numbers a machine chooses are masked and the words around them are still compared;
+  stderr never compared (TensorFlow's notices differ by machine).
 """
 
 import os

@@ -4,9 +4,9 @@ An autoencoder maps an input x (D features) through an encoder to a code
 z = f(x) with k < D numbers (the bottleneck) and back through a decoder to a
 reconstruction x̂ = g(z). Training asks x̂ to be close to x. With N samples:
 
-    MSE reconstruction loss   L_MSE = (1/N) Σ_i ‖x_i − x̂_i‖²                     (sum over the D
-    features) BCE reconstruction loss   L_BCE = −(1/N) Σ_i Σ_j [x_ij log x̂_ij + (1 − x_ij) log(1 −
-    x̂_ij)]
+    MSE reconstruction loss   L_MSE = (1/N) Σ_i ‖x_i − x̂_i‖²     (sum over the D features)
+    BCE reconstruction loss   L_BCE = −(1/N) Σ_i Σ_j [x_ij log x̂_ij
+                                                     + (1 − x_ij) log(1 − x̂_ij)]
 
 Keras's built-in losses average over the feature axis instead of summing, so
     L_MSE = D · mean_i keras.losses.mean_squared_error(x_i, x̂_i)      (same for BCE),

@@ -2,8 +2,9 @@
 
 A text starts as its UTF-8 bytes, ids 0…255. Training repeats, ``num_merges`` times:
 
-    (a, b) = the adjacent pair that occurs most often (every position counted; ties: earliest first
-    occurrence) replace every (a, b), left to right without overlap, by a new id 256 + k
+    (a, b) = the adjacent pair that occurs most often (every position counted; ties: earliest
+             first occurrence)
+    replace every (a, b), left to right without overlap, by a new id 256 + k
 
 Encoding replays the merges in their order; decoding concatenates the bytes of every id
 and decodes them as UTF-8 with ``errors="replace"``, so a cut inside a character gives U+FFFD.

@@ -3,11 +3,13 @@
 
 Source x of S tokens, decoder input d of T tokens (teacher forcing, as in chapter 2):
 
-    e_1 … e_S, (h, c) = LSTM_enc(Embed_src(x))           one vector per source word, kept (not only
-    the last) s_1 … s_T         = LSTM_dec(Embed_tgt(d), initial_state=(h, c))
-    α_t               = softmax_j(s_t · e_j)              dot-product attention over the real source
-    words c_t               = Σ_j α_tj e_j                       the context vector, afresh at every
-    step logits_t          = W [s_t ; c_t] + b                  (b, T, V)
+    e_1 … e_S, (h, c) = LSTM_enc(Embed_src(x))       one vector per source word, kept (not only
+                                                     the last)
+    s_1 … s_T         = LSTM_dec(Embed_tgt(d), initial_state=(h, c))
+    α_t               = softmax_j(s_t · e_j)          dot-product attention over the real source
+                                                     words
+    c_t               = Σ_j α_tj e_j                   the context vector, afresh at every step
+    logits_t          = W [s_t ; c_t] + b              (b, T, V)
 
 Everything but the attention (and the logits layer's extra u inputs) is chapter 2's model.
 """

@@ -2,8 +2,9 @@
 
 The distillation loss is Keras's (``keras.distillation.LogitsDistillation``), so it is not here.
 
-    quantization   r_j = q_max / max_i |w_ij|,  q_ij = clip(round(w_ij · r_j), −q_max, q_max),  w ≈
-    q / r q_max = 2^(bits−1) − 1: 127 for int8, 7 for int4; one scale per output channel j
+    quantization   r_j = q_max / max_i |w_ij|,  q_ij = clip(round(w_ij · r_j), −q_max, q_max),
+                   w ≈ q / r
+                   q_max = 2^(bits−1) − 1: 127 for int8, 7 for int4; one scale per output channel j
                    (Keras's quantizer, which stores the inverse scale r)
     pruning        zero the k = ⌊sparsity · N⌋ weights of smallest |w| over all N prunable weights
 """

@@ -2,12 +2,12 @@
 
 Encoder–decoder with teacher forcing (source x of S tokens, target y of T tokens, y_T = <end>):
 
-    (h, c)      = LSTM_enc(Embed_src(x))                    final state only: the whole source in 2u
-    numbers d           = shift_right(y, <start>) = (<start>, y_1, …, y_{T−1})
+    (h, c)      = LSTM_enc(Embed_src(x))         final state only: the whole source in 2u numbers
+    d           = shift_right(y, <start>) = (<start>, y_1, …, y_{T−1})
     logits      = Dense(LSTM_dec(Embed_tgt(d), initial_state=(h, c)))      (b, T, V)
     P(y_t | y_<t, x) = softmax(logits_t)[y_t]
-    L           = −(1/N) Σ_{unpadded (b, t)} log P(y_t | y_<t, x)          N = number of unpadded
-    targets
+    L           = −(1/N) Σ_{unpadded (b, t)} log P(y_t | y_<t, x)
+                                                 N = number of unpadded targets
 """
 
 from __future__ import annotations

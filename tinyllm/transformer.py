@@ -79,7 +79,8 @@ class TransformerDecoderBlock(keras.layers.Layer):
 
         y ← y + MultiHeadSelfAttention(LayerNorm₁(y), causal)              the target so far
         y ← y + MultiHeadAttention(query=LayerNorm₂(y), key=value=memory)   attention over the
-        source y ← y + MLP(LayerNorm₃(y))
+                                                                             source
+        y ← y + MLP(LayerNorm₃(y))
 
     call(y, memory, memory_mask=None, return_attention=False): y (b, T, d) decoder states,
     memory (b, S, d) encoder outputs, memory_mask (b, S) False at source padding; returns
@@ -193,8 +194,9 @@ def build_transformer_seq2seq(
     inputs ``[encoder_inputs (b, S), decoder_inputs (b, T)]`` ints (0 = padding) → logits (b, T, V),
     so chapter 2's ``train_seq2seq``, ``greedy_decode_full`` and ``evaluate`` work on it unchanged.
 
-        memory = LayerNorm(Encoder^L(√d · Embed_src(x) + PE))        (b, S, d) one vector per source
-        word y      = LayerNorm(Decoder^L(√d · Embed_tgt(d) + PE, memory)) (b, T, d)
+        memory = LayerNorm(Encoder^L(√d · Embed_src(x) + PE))        (b, S, d) one vector per
+                                                                     source word
+        y      = LayerNorm(Decoder^L(√d · Embed_tgt(d) + PE, memory)) (b, T, d)
         logits = y W + b                                             (b, T, V)
 
     PE is the sinusoidal table (``keras_hub.layers.SinePositionEncoding``); the encoder
