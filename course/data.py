@@ -2,13 +2,15 @@
 
 - :func:`load_breast_cancer_split` — scikit-learn's breast-cancer set (in its wheel), standardised
 - :func:`make_2d_dataset` — small 2-D sets for decision boundaries (xor, moons, circles, blobs)
-- :func:`make_redundant_features_dataset` — Gaussian features, three of them one measurement repeated (naive Bayes's trap)
+- :func:`make_redundant_features_dataset` — Gaussian features, three of them one measurement
+  repeated (naive Bayes's trap)
 - :func:`load_text` — the course corpus, or any UTF-8 text file of the learner's, checked
 - :func:`load_digits_split` — scikit-learn's 8×8 digits (in its wheel), pixels in [0, 1]
 - :func:`load_translation_data` — chapter 2's English→French task (`data/seq2seq/`)
 - :func:`load_pretrained_gpt` — the mini GPT pre-trained for chapters 6 and 7 (`data/pretrained/`)
 - :func:`load_summaries` — chapter 6's story → summary task (`data/summaries/`)
-- :func:`load_finetuned_summariser` — chapter 6's long fine-tuning runs, one per arm (`data/finetuned/`)
+- :func:`load_finetuned_summariser` — chapter 6's long fine-tuning runs, one per arm
+(`data/finetuned/`)
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ class Split:
 
 
 def load_breast_cancer_split(test_fraction: float = 0.25, seed: int = 0) -> Split:
-    """Wisconsin breast-cancer data (569 × 30), stratified split, standardised with train statistics.
+    """Wisconsin breast-cancer data (569 × 30), stratified split, standardised with train
+    statistics.
 
     Labels: 1 = benign, 0 = malignant (scikit-learn's coding). Features are
     float32 with zero mean and unit variance on the training split only, so
@@ -53,8 +56,13 @@ def load_breast_cancer_split(test_fraction: float = 0.25, seed: int = 0) -> Spli
     )
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
     scale = lambda x: ((x - mean) / std).astype(np.float32)  # noqa: E731
-    return Split(scale(x_train), y_train.astype(np.float32), scale(x_test), y_test.astype(np.float32),
-                 list(data.feature_names))
+    return Split(
+        scale(x_train),
+        y_train.astype(np.float32),
+        scale(x_test),
+        y_test.astype(np.float32),
+        list(data.feature_names),
+    )
 
 
 def make_2d_dataset(name: str, n: int = 400, noise: float = 0.1, seed: int = 0) -> tuple:
@@ -85,7 +93,8 @@ REDUNDANT_SHIFT, REDUNDANT_LATENT_SHIFT, REDUNDANT_COPY_NOISE = 0.3, 0.4, 0.3
 
 
 def make_redundant_features_dataset(n: int, seed: int = 0) -> tuple:
-    """``(x (n, 23) float32, y (n,) float32 in {0, 1})``: independent features plus one repeated measurement.
+    """``(x (n, 23) float32, y (n,) float32 in {0, 1})``: independent features plus one repeated
+    measurement.
 
     Drawn as follows, with s = 2y − 1 = ±1:
 
@@ -128,7 +137,8 @@ def load_text(path=None, min_chars: int = 2) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ValueError(
-            f"{path} is not UTF-8 text (invalid byte 0x{raw[error.start]:02x} at offset {error.start}); "
+            f"{path} is not UTF-8 text (invalid byte 0x{raw[error.start]:02x} at offset "
+            f"{error.start}); "
             "re-save it as UTF-8"
         ) from None
     text = text.lstrip("\ufeff")  # a byte-order mark is not part of the text
@@ -182,9 +192,11 @@ class TranslationData:
     target_vocab: Vocabulary
 
 
-def read_tsv_pairs(path, names: tuple = ("source", "target"), script: str = "data/seq2seq/make_dataset.py") -> tuple:
-    """``(firsts, seconds)`` from a ``first<TAB>second`` file, one pair a line; the errors name the file,
-    the line, the two fields (``names``) and the ``script`` that writes the file."""
+def read_tsv_pairs(
+    path, names: tuple = ("source", "target"), script: str = "data/seq2seq/make_dataset.py"
+) -> tuple:
+    """``(firsts, seconds)`` from a ``first<TAB>second`` file, one pair a line; the errors name the
+    file, the line, the two fields (``names``) and the ``script`` that writes the file."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"file not found: {path} (make it with {script})")
@@ -192,7 +204,10 @@ def read_tsv_pairs(path, names: tuple = ("source", "target"), script: str = "dat
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         parts = line.split("\t")
         if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            raise ValueError(f"{path.name} line {number}: expected '{names[0]}<TAB>{names[1]}', got {line[:60]!r}")
+            raise ValueError(
+                f"{path.name} line {number}: expected '{names[0]}<TAB>{names[1]}', got "
+                f"{line[:60]!r}"
+            )
         firsts.append(parts[0])
         seconds.append(parts[1])
     return firsts, seconds
@@ -203,22 +218,28 @@ def read_pairs(path) -> tuple:
     return read_tsv_pairs(path)
 
 
-def make_split(sources, references, source_vocab: Vocabulary, target_vocab: Vocabulary) -> TranslationSplit:
+def make_split(
+    sources, references, source_vocab: Vocabulary, target_vocab: Vocabulary
+) -> TranslationSplit:
     """Encode a list of sentence pairs into a :class:`TranslationSplit` of padded arrays."""
     encoder_inputs = source_vocab.encode_batch(sources)
     targets = target_vocab.encode_batch(references, add_end=True)
     # Teacher forcing inputs: <start> followed by the targets minus their last column.
-    decoder_inputs = np.concatenate([np.full((len(targets), 1), START_ID, np.int32), targets[:, :-1]], axis=1)
+    decoder_inputs = np.concatenate(
+        [np.full((len(targets), 1), START_ID, np.int32), targets[:, :-1]], axis=1
+    )
     lengths = (encoder_inputs != PAD_ID).sum(axis=1).astype(np.int32)
-    return TranslationSplit(list(sources), list(references), encoder_inputs, decoder_inputs, targets, lengths)
+    return TranslationSplit(
+        list(sources), list(references), encoder_inputs, decoder_inputs, targets, lengths
+    )
 
 
 def load_translation_data(directory=None, train_size: int | None = None) -> TranslationData:
     """Load the English → Zorbian task of ``data/seq2seq`` (see its ``make_dataset.py``).
 
     The vocabularies and maximum lengths come from the training split only (S = 15
-    source words, T = 17 target words + <end> = 18; 95 source and 97 target ids). ``train_size`` keeps the first
-    that many training pairs (the file is shuffled), for quick experiments.
+    source words, T = 17 target words + <end> = 18; 95 source and 97 target ids). ``train_size``
+    keeps the first that many training pairs (the file is shuffled), for quick experiments.
     """
     directory = SEQ2SEQ_DIR if directory is None else Path(directory)
     train_sources, train_targets = read_pairs(directory / "train.tsv")
@@ -229,14 +250,19 @@ def load_translation_data(directory=None, train_size: int | None = None) -> Tran
     target_vocab = Vocabulary.from_sentences(train_targets, name="target sentence")
     splits = {"train": make_split(train_sources, train_targets, source_vocab, target_vocab)}
     for name in ("validation", "test"):
-        splits[name] = make_split(*read_pairs(directory / f"{name}.tsv"), source_vocab, target_vocab)
+        splits[name] = make_split(
+            *read_pairs(directory / f"{name}.tsv"), source_vocab, target_vocab
+        )
     return TranslationData(**splits, source_vocab=source_vocab, target_vocab=target_vocab)
 
 
 def load_lexicon(directory=None) -> dict:
     """English word → (Zorbian word, category) from ``lexicon.tsv``."""
     directory = SEQ2SEQ_DIR if directory is None else Path(directory)
-    rows = [line.split("\t") for line in (directory / "lexicon.tsv").read_text(encoding="utf-8").splitlines()]
+    rows = [
+        line.split("\t")
+        for line in (directory / "lexicon.tsv").read_text(encoding="utf-8").splitlines()
+    ]
     return {english: (zorbian, category) for english, zorbian, category in rows}
 
 
@@ -257,7 +283,9 @@ def load_digits_split(test_fraction: float = 0.25, seed: int = 0) -> Split:
     x_train, x_test, y_train, y_test = train_test_split(
         x, data.target, test_size=test_fraction, random_state=seed, stratify=data.target
     )
-    return Split(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), list(data.feature_names))
+    return Split(
+        x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), list(data.feature_names)
+    )
 
 
 PRETRAINED_DIR = DATA_DIR / "pretrained"
@@ -292,12 +320,16 @@ def load_pretrained_gpt(directory=None, name: str = "tiny_world_gpt") -> Pretrai
     record_path, weights_path = directory / f"{name}.json", directory / f"{name}.weights.h5"
     for path in (record_path, weights_path):
         if not path.exists():
-            raise FileNotFoundError(f"{path} not found; make it with `python data/pretrained/make_pretrained.py`")
+            raise FileNotFoundError(
+                f"{path} not found; make it with `python data/pretrained/make_pretrained.py`"
+            )
     info = json.loads(record_path.read_text(encoding="utf-8"))
     tokenizer = CharTokenizer(load_text())
     if "".join(tokenizer.vocabulary) != info["vocabulary"]:
-        raise ValueError(f"{record_path} was trained with the vocabulary {info['vocabulary']!r}, but the course "
-                         f"corpus has {''.join(tokenizer.vocabulary)!r}")
+        raise ValueError(
+            f"{record_path} was trained with the vocabulary {info['vocabulary']!r}, but the course "
+            f"corpus has {''.join(tokenizer.vocabulary)!r}"
+        )
     config = GPTConfig(**info["model"])
     model = build_gpt(config)
     model.load_weights(weights_path)
@@ -309,21 +341,28 @@ SUMMARISER_ARMS = ("full", "lora", "unmasked", "random")
 
 
 def load_finetuned_summariser(arm: str, directory=None) -> PretrainedGPT:
-    """Chapter 6's long fine-tuning run of one arm (``data/finetuned/make_finetuned.py``), as a fresh model.
+    """Chapter 6's long fine-tuning run of one arm (``data/finetuned/make_finetuned.py``), as a
+    fresh model.
 
-    ``arm`` is one of :data:`SUMMARISER_ARMS`; ``info`` holds that arm's record (learning rate chosen on
-    validation, every seed's test scores and curve) plus the run's shared settings. LoRA's weights were
-    saved with the adapter merged into the kernels, so every arm loads into the plain GPT.
+    ``arm`` is one of :data:`SUMMARISER_ARMS`; ``info`` holds that arm's record (learning rate
+    chosen on validation, every seed's test scores and curve) plus the run's shared settings. LoRA's
+    weights were saved with the adapter merged into the kernels, so every arm loads into the plain
+    GPT.
     """
     from tinyllm.gpt import build_gpt
 
     if arm not in SUMMARISER_ARMS:
         raise ValueError(f"unknown arm {arm!r}; expected one of {', '.join(SUMMARISER_ARMS)}")
     directory = FINETUNED_DIR if directory is None else Path(directory)
-    record_path, weights_path = directory / "summarisers.json", directory / f"summariser_{arm}.weights.h5"
+    record_path, weights_path = (
+        directory / "summarisers.json",
+        directory / f"summariser_{arm}.weights.h5",
+    )
     for path in (record_path, weights_path):
         if not path.exists():
-            raise FileNotFoundError(f"{path} not found; make it with `python data/finetuned/make_finetuned.py`")
+            raise FileNotFoundError(
+                f"{path} not found; make it with `python data/finetuned/make_finetuned.py`"
+            )
     record = json.loads(record_path.read_text(encoding="utf-8"))
     if arm not in record.get("arms", {}):
         raise ValueError(f"{record_path} has no record of the arm {arm!r}")
@@ -339,7 +378,8 @@ SUMMARIES_DIR = DATA_DIR / "summaries"
 
 @dataclass
 class SummarySplit:
-    """One split of chapter 6's task: ``stories[i]`` (no newline) and its reference ``summaries[i]``."""
+    """One split of chapter 6's task: ``stories[i]`` (no newline) and its reference
+    ``summaries[i]``."""
 
     stories: list
     summaries: list
@@ -350,7 +390,8 @@ class SummarySplit:
 
 @dataclass
 class SummaryData:
-    """Chapter 6's summarisation task (``data/summaries/make_summaries.py``): three splits and how they were made."""
+    """Chapter 6's summarisation task (``data/summaries/make_summaries.py``): three splits and how
+    they were made."""
 
     train: SummarySplit
     validation: SummarySplit
@@ -360,7 +401,9 @@ class SummaryData:
 
 def read_summaries(path) -> SummarySplit:
     """Chapter 6's ``story<TAB>summary`` file."""
-    stories, summaries = read_tsv_pairs(path, ("story", "summary"), "data/summaries/make_summaries.py")
+    stories, summaries = read_tsv_pairs(
+        path, ("story", "summary"), "data/summaries/make_summaries.py"
+    )
     if not stories:
         raise ValueError(f"{path} holds no stories")
     return SummarySplit(stories, summaries)
@@ -369,7 +412,9 @@ def read_summaries(path) -> SummarySplit:
 def load_summaries(directory=None) -> SummaryData:
     """Load chapter 6's train / validation / test stories and summaries, and ``info.json``."""
     directory = SUMMARIES_DIR if directory is None else Path(directory)
-    splits = {name: read_summaries(directory / f"{name}.tsv") for name in ("train", "validation", "test")}
+    splits = {
+        name: read_summaries(directory / f"{name}.tsv") for name in ("train", "validation", "test")
+    }
     info_path = directory / "info.json"
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
     return SummaryData(**splits, info=info)

@@ -32,16 +32,21 @@ from tinyllm.validation import as_array, require_positive_int
 
 
 def build_sft_example(prompt_ids, response_ids, end_id, pad_id, length):
-    """(inputs (length,), targets (length,), loss_mask (length,) float32) of one fine-tuning example."""
+    """(inputs (length,), targets (length,), loss_mask (length,) float32) of one fine-tuning
+    example."""
     prompt = as_array(prompt_ids, "prompt_ids", ndim=1, dtype="int").astype(np.int64)
     response = as_array(response_ids, "response_ids", ndim=1, dtype="int").astype(np.int64)
     length = require_positive_int(length, "length")
     if len(prompt) == 0:
-        raise ValueError("prompt_ids is empty: the first target needs at least one token to condition on")
+        raise ValueError(
+            "prompt_ids is empty: the first target needs at least one token to condition on"
+        )
     sequence = np.concatenate([prompt, response, [int(end_id)]])
     if len(sequence) > length + 1:
-        raise ValueError(f"prompt ({len(prompt)}) + response ({len(response)}) + end = {len(sequence)} tokens, "
-                         f"more than length + 1 = {length + 1}")
+        raise ValueError(
+            f"prompt ({len(prompt)}) + response ({len(response)}) + end = {len(sequence)} tokens, "
+            f"more than length + 1 = {length + 1}"
+        )
     padded = np.full(length + 1, int(pad_id), np.int64)
     padded[: len(sequence)] = sequence
     loss_mask = np.zeros(length, np.float32)
@@ -58,7 +63,9 @@ def lora_forward(x, w, a, b, alpha):
     if x.shape[-1] != w.shape[0] or a.shape[0] != w.shape[0]:
         raise ValueError(f"x (…, {x.shape[-1]}), w {w.shape} and a {a.shape} must share d_in")
     if a.shape[1] != b.shape[0] or b.shape[1] != w.shape[1]:
-        raise ValueError(f"a {a.shape}, b {b.shape} and w {w.shape} do not fit: a (d_in, r), b (r, d_out)")
+        raise ValueError(
+            f"a {a.shape}, b {b.shape} and w {w.shape} do not fit: a (d_in, r), b (r, d_out)"
+        )
     rank = a.shape[1]
     return x @ w + (float(alpha) / rank) * ((x @ a) @ b)
 
@@ -73,7 +80,9 @@ def rouge_l_f1(candidate, reference):
     table = np.zeros((len(c) + 1, len(r) + 1), np.int64)  # table[i, j] = |LCS(c[:i], r[:j])|
     for i, word in enumerate(c, start=1):
         for j, other in enumerate(r, start=1):
-            table[i, j] = table[i - 1, j - 1] + 1 if word == other else max(table[i - 1, j], table[i, j - 1])
+            table[i, j] = (
+                table[i - 1, j - 1] + 1 if word == other else max(table[i - 1, j], table[i, j - 1])
+            )
     common = int(table[-1, -1])
     if common == 0:
         return 0.0

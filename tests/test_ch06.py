@@ -1,4 +1,5 @@
-"""Chapter 6: fine-tuning examples, the masked loss and step, decoding, ROUGE-L, LoRA, and the task's data."""
+"""Chapter 6: fine-tuning examples, the masked loss and step, decoding, ROUGE-L, LoRA, and the
+task's data."""
 
 import importlib.util
 import json
@@ -30,7 +31,7 @@ def random_pairs(rng, count, max_prompt=12, max_response=8):
     return prompts, responses
 
 
-# --------------------------------------------------------------------------- examples and the loss mask
+# --------------------------------------------------------------------- examples and the loss mask
 
 
 def test_sft_examples_equal_the_reference_answer_row_by_row():
@@ -69,7 +70,9 @@ def test_task_examples_hold_story_separator_summary_and_end():
     examples = ft.task_examples(tokenizer, data.test.stories[:5], data.test.summaries[:5], 256)
     for i in range(5):
         n = int(examples.prompt_lengths[i]) + len(data.test.summaries[i]) + 1  # tokens of s
-        whole = tokenizer.decode(np.concatenate([examples.inputs[i, :1], examples.targets[i, :n - 1]]))
+        whole = tokenizer.decode(
+            np.concatenate([examples.inputs[i, :1], examples.targets[i, : n - 1]])
+        )
         assert whole == data.test.stories[i] + " tldr " + data.test.summaries[i] + "\n"
         masked = tokenizer.decode(examples.targets[i][examples.loss_mask[i] > 0])
         assert masked == data.test.summaries[i] + "\n"
@@ -83,8 +86,11 @@ def test_unmasked_examples_learn_every_real_target():
     np.testing.assert_array_equal(whole.inputs, masked.inputs)
     np.testing.assert_array_equal(whole.targets, masked.targets)
     for i, (prompt, response) in enumerate(zip(prompts, responses)):
-        n = len(prompt) + len(response) + 1  # tokens of s: every target from s[1] to the end token counts
-        np.testing.assert_array_equal(whole.loss_mask[i], (np.arange(20) < n - 1).astype(np.float32))
+        # tokens of s: every target from s[1] to the end token counts
+        n = len(prompt) + len(response) + 1
+        np.testing.assert_array_equal(
+            whole.loss_mask[i], (np.arange(20) < n - 1).astype(np.float32)
+        )
     assert (whole.loss_mask >= masked.loss_mask).all()
 
 
@@ -92,7 +98,8 @@ def test_every_shipped_example_fits_the_pretrained_context():
     tokenizer = CharTokenizer(load_text())
     data = load_summaries()
     for split in (data.train, data.validation, data.test):
-        examples = ft.task_examples(tokenizer, split.stories, split.summaries, 256)  # raises if one does not fit
+        # raises if one does not fit
+        examples = ft.task_examples(tokenizer, split.stories, split.summaries, 256)
         assert len(examples) == len(split)
 
 
@@ -109,7 +116,8 @@ def test_the_fine_tuners_loss_is_the_mean_over_the_masked_tokens():
     log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     by_hand = -(np.take_along_axis(log_p, targets[..., None], -1)[..., 0] * mask).sum() / mask.sum()
     assert float(loss(targets, logits, sample_weight=mask)) == pytest.approx(by_hand, rel=1e-5)
-    assert float(loss(targets, logits, sample_weight=np.zeros((3, 5)))) == 0.0  # nothing to learn, not NaN
+    # nothing to learn, not NaN
+    assert float(loss(targets, logits, sample_weight=np.zeros((3, 5)))) == 0.0
 
 
 def test_fine_tuner_learns_and_restarts_the_same_way():
@@ -134,7 +142,11 @@ def test_fine_tuner_warms_up_then_decays_along_a_cosine():
     model = tiny_model()
     tuner = ft.FineTuner(model, 1e-2, steps=20, warmup_steps=5, jit_compile=False)
     rates = [float(tuner.schedule(step)) for step in range(21)]
-    assert rates[0] == 0.0 and rates[5] == pytest.approx(1e-2) and rates[20] == pytest.approx(0.0, abs=1e-9)
+    assert (
+        rates[0] == 0.0
+        and rates[5] == pytest.approx(1e-2)
+        and rates[20] == pytest.approx(0.0, abs=1e-9)
+    )
     assert all(a < b for a, b in zip(rates[:5], rates[1:6]))  # a linear rise
     assert all(a >= b for a, b in zip(rates[5:], rates[6:]))  # then down
     assert rates[5 + 15 // 2] == pytest.approx(1e-2 * (1 + np.cos(np.pi * 7 / 15)) / 2, rel=1e-4)
@@ -144,16 +156,21 @@ def test_fine_tuner_warms_up_then_decays_along_a_cosine():
 
 def test_lora_trains_only_the_low_rank_matrices():
     rng = np.random.default_rng(3)
-    data = ft.sft_examples(*random_pairs(rng, 8, max_prompt=8, max_response=6), END, END, TINY.sequence_length)
+    data = ft.sft_examples(
+        *random_pairs(rng, 8, max_prompt=8, max_response=6), END, END, TINY.sequence_length
+    )
     model = tiny_model()
     ids = data.inputs[:2]
     before = keras.ops.convert_to_numpy(model(ids))
     layers = ft.enable_lora(model, rank=2)
     assert len(layers) == 4 * TINY.num_layers  # qkv, attention out, MLP in and out: all Dense
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(ids)), before, atol=1e-6)  # B = 0 at the start
+    # B = 0 at the start
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(ids)), before, atol=1e-6)
     d = TINY.d_model
     counts = ft.parameter_counts(model)
-    assert counts["trainable"] == TINY.num_layers * 2 * ((d + 3 * d) + (d + d) + (d + 4 * d) + (4 * d + d))
+    assert counts["trainable"] == TINY.num_layers * 2 * (
+        (d + 3 * d) + (d + d) + (d + 4 * d) + (4 * d + d)
+    )
     assert counts["total"] == model.count_params()
     frozen = [v.numpy().copy() for v in model.non_trainable_variables]
     ft.FineTuner(model, 1e-2, steps=5, jit_compile=False).train(data, 5, batch_size=4)
@@ -169,11 +186,13 @@ def test_keras_lora_dense_equals_the_reference_lora_forward():
     layer.enable_lora(3, lora_alpha=6.0)
     layer.lora_kernel_b.assign(rng.normal(size=(3, 12)))
     x = rng.normal(size=(2, 5, 8)).astype(np.float32)
-    expected = lora_forward(x, layer._kernel.numpy(), layer.lora_kernel_a.numpy(), layer.lora_kernel_b.numpy(), 6.0)
+    expected = lora_forward(
+        x, layer._kernel.numpy(), layer.lora_kernel_a.numpy(), layer.lora_kernel_b.numpy(), 6.0
+    )
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, rtol=1e-5, atol=1e-5)
 
 
-# --------------------------------------------------------------------------- decoding and exact match
+# ----------------------------------------------------------------------- decoding and exact match
 
 
 def test_greedy_decoding_from_agreement_equals_plain_greedy_and_exact_match():
@@ -182,7 +201,8 @@ def test_greedy_decoding_from_agreement_equals_plain_greedy_and_exact_match():
     prompts = [rng.integers(1, 28, size=rng.integers(2, 12)) for _ in range(12)]
     plain = ft.greedy_decode(model, prompts, END, max_new_tokens=10)
     assert all(len(p) <= 10 and END not in p for p in plain)
-    # references: the model's own output for the even rows (exact), changed in one token for the odd ones
+    # references: the model's own output for the even rows (exact), changed in one token for the odd
+    # ones
     references = []
     for i, output in enumerate(plain):
         reference = output.copy()
@@ -194,7 +214,8 @@ def test_greedy_decoding_from_agreement_equals_plain_greedy_and_exact_match():
     decoded = ft.greedy_decode_from_agreement(model, data, END, 10)
     for i in range(12):
         np.testing.assert_array_equal(decoded[i], plain[i])
-        # exact match of greedy decoding == every teacher-forced argmax right (unless 10 tokens cut it short)
+        # exact match of greedy decoding == every teacher-forced argmax right (unless 10 tokens cut
+        # it short)
         if len(plain[i]) < 10:
             assert exact[i] == np.array_equal(plain[i], references[i])
 
@@ -203,7 +224,8 @@ def test_greedy_decode_respects_budgets_context_and_bad_input():
     model = tiny_model(2)
     prompts = [np.array([3, 4, 5]), np.array([6] * 30)]
     outputs = ft.greedy_decode(model, prompts, end_id=-1, max_new_tokens=[4, 10])  # -1: never ends
-    assert len(outputs[0]) == 4 and len(outputs[1]) == 2  # the second row stops at the context of 32
+    # the second row stops at the context of 32
+    assert len(outputs[0]) == 4 and len(outputs[1]) == 2
     with pytest.raises(ValueError, match="at least one token"):
         ft.greedy_decode(model, [np.array([], np.int32)], END, 3)
     with pytest.raises(ValueError, match="longer than the context"):
@@ -223,7 +245,8 @@ def test_story_scores_equal_the_reference_answer_and_keras_hub():
     scores = ft.story_scores(candidates, references)
     assert scores["rouge_l_f1"].shape == scores["exact_match"].shape == (200,)
     for c, r, f1, exact in zip(candidates, references, scores["rouge_l_f1"], scores["exact_match"]):
-        assert f1 == pytest.approx(rouge_l_f1(c, r), abs=1e-12)  # rouge-score == the exercise's answer
+        # rouge-score == the exercise's answer
+        assert f1 == pytest.approx(rouge_l_f1(c, r), abs=1e-12)
         assert exact == (c.split() == r.split())
     import keras_hub  # its RougeL wraps rouge-score: the mean F1 over the pairs
 
@@ -232,7 +255,8 @@ def test_story_scores_equal_the_reference_answer_and_keras_hub():
     metric = keras_hub.metrics.RougeL()
     metric.update_state(references, candidates)
     ours = ft.summary_scores(candidates, references)["rouge_l_f1"]
-    assert float(metric.result()["f1_score"]) == pytest.approx(ours, rel=1e-5)  # measured 0.134957 both
+    # measured 0.134957 both
+    assert float(metric.result()["f1_score"]) == pytest.approx(ours, rel=1e-5)
 
 
 def test_summary_scores_and_their_bootstrap_intervals():
@@ -242,7 +266,8 @@ def test_summary_scores_and_their_bootstrap_intervals():
     assert 0.0 <= low <= 0.5 <= high <= 1.0
     with pytest.raises(ValueError, match="as many candidates"):
         ft.summary_scores(["a"], ["a", "b"])
-    # a mean of 300 coin flips: the 95 % interval is about ±1.96·√(0.25/300) = ±0.057 around the mean
+    # a mean of 300 coin flips: the 95 % interval is about ±1.96·√(0.25/300) = ±0.057 around the
+    # mean
     values = (np.random.default_rng(7).random(300) < 0.5).astype(float)
     low, high = ft.bootstrap_interval(values)
     assert low < values.mean() < high and 0.09 < high - low < 0.14  # measured width 0.113
@@ -256,7 +281,11 @@ def test_summary_scores_and_their_bootstrap_intervals():
 
 def test_no_exercise_answer_in_the_library():
     source = Path(ft.__file__).read_text(encoding="utf-8")
-    for line in ("c, r = candidate.split(), reference.split()", "def lcs_length", "isinstance(candidate, str)"):
+    for line in (
+        "c, r = candidate.split(), reference.split()",
+        "def lcs_length",
+        "isinstance(candidate, str)",
+    ):
         assert line not in source
 
 
@@ -272,7 +301,10 @@ def test_load_summaries_ships_held_out_splits():
         assert not any(story in corpus or story in train for story in split.stories)
     vocabulary = set(CharTokenizer(load_text()).vocabulary)
     for split in (data.train, data.validation, data.test):
-        assert all(set(s) <= vocabulary and set(m) <= vocabulary for s, m in zip(split.stories, split.summaries))
+        assert all(
+            set(s) <= vocabulary and set(m) <= vocabulary
+            for s, m in zip(split.stories, split.summaries)
+        )
     assert data.info["sizes"] == {"train": 4000, "validation": 300, "test": 300}
 
 
@@ -301,10 +333,21 @@ def _script(name, path):
 
 def test_summaries_come_from_the_story_events():
     make = _script("make_summaries", DATA_DIR / "summaries" / "make_summaries.py")
-    record = {"hero": "mia", "place": "forest", "events": [("feel", "glad", "sunny"), ("see", "quiet", "fox"),
-                                                            ("give", "hat", "tom"), ("find", "red", "ball")]}
+    record = {
+        "hero": "mia",
+        "place": "forest",
+        "events": [
+            ("feel", "glad", "sunny"),
+            ("see", "quiet", "fox"),
+            ("give", "hat", "tom"),
+            ("find", "red", "ball"),
+        ],
+    }
     assert make.summarize(record) == "mia forest saw fox gave hat to tom found red ball"
-    assert make.summarize({"hero": "leo", "place": "river", "events": [("weather", "cold")]}) == "leo river nothing"
+    assert (
+        make.summarize({"hero": "leo", "place": "river", "events": [("weather", "cold")]})
+        == "leo river nothing"
+    )
     data = load_summaries()
     story, summary = data.test.stories[0], data.test.summaries[0]
     assert summary.split()[0] in story.split()[2] and summary.split()[1] in story
@@ -324,7 +367,7 @@ def test_the_corpus_grammar_still_writes_the_shipped_corpus():
     assert corpus.generate(1_200_000, 2024) == load_text()  # events are recorded without new draws
 
 
-# --------------------------------------------------------------------------- the shipped long runs
+# -------------------------------------------------------------------------- the shipped long runs
 
 
 def test_load_finetuned_summariser_errors_name_the_problem(tmp_path):
@@ -344,7 +387,8 @@ def test_shipped_summarisers_are_small_and_recorded():
     from course.data import FINETUNED_DIR, SUMMARISER_ARMS, load_finetuned_summariser
 
     record = json.loads((FINETUNED_DIR / "summarisers.json").read_text(encoding="utf-8"))
-    assert {"full", "lora", "random"} <= set(record["arms"]) <= set(SUMMARISER_ARMS)  # chapter 6 loads these three
+    # chapter 6 loads these three
+    assert {"full", "lora", "random"} <= set(record["arms"]) <= set(SUMMARISER_ARMS)
     for arm in record["arms"]:
         assert (FINETUNED_DIR / f"summariser_{arm}.weights.h5").stat().st_size < 2_000_000
         info = record["arms"][arm]
@@ -352,4 +396,5 @@ def test_shipped_summarisers_are_small_and_recorded():
         assert info["mask_prompt"] == (arm in ("full", "lora"))
     summariser = load_finetuned_summariser("full")
     assert summariser.info["learning_rate"] == record["arms"]["full"]["learning_rate"]
-    assert summariser.model.count_params() == 381_408 - 18_432  # the plain GPT (LoRA's adapter merged)
+    # the plain GPT (LoRA's adapter merged)
+    assert summariser.model.count_params() == 381_408 - 18_432

@@ -30,9 +30,15 @@ def _bce(rng):
     return [
         Case("random probabilities", (y, p)),
         Case("random logits", (y, z), {"from_logits": True}),
-        Case("soft labels", (rng.random(8).astype(np.float32), rng.uniform(0.05, 0.95, 8).astype(np.float32))),
-        Case("extreme logits", (np.array([1, 0, 1, 0], np.float32), np.array([-5e3, 5e3, 30.0, -30.0], np.float32)),
-             {"from_logits": True}),
+        Case(
+            "soft labels",
+            (rng.random(8).astype(np.float32), rng.uniform(0.05, 0.95, 8).astype(np.float32)),
+        ),
+        Case(
+            "extreme logits",
+            (np.array([1, 0, 1, 0], np.float32), np.array([-5e3, 5e3, 30.0, -30.0], np.float32)),
+            {"from_logits": True},
+        ),
     ]
 
 

@@ -9,10 +9,18 @@ from course.registry import Case, hidden
 def _mse(rng):
     x = rng.random((7, 8, 8)).astype(np.float32)
     return [
-        Case("random images", (x, np.clip(x + rng.normal(0, 0.2, x.shape), 0, 1).astype(np.float32))),
+        Case(
+            "random images", (x, np.clip(x + rng.normal(0, 0.2, x.shape), 0, 1).astype(np.float32))
+        ),
         Case("one sample", (x[:1].reshape(1, -1), rng.random((1, 64)).astype(np.float32))),
-        Case("values outside [0, 1] are fine for MSE", (rng.normal(0, 3, (5, 6)), rng.normal(0, 3, (5, 6)))),
-        Case("1-D: each sample is one number", (rng.random(9).astype(np.float32), rng.random(9).astype(np.float32))),
+        Case(
+            "values outside [0, 1] are fine for MSE",
+            (rng.normal(0, 3, (5, 6)), rng.normal(0, 3, (5, 6))),
+        ),
+        Case(
+            "1-D: each sample is one number",
+            (rng.random(9).astype(np.float32), rng.random(9).astype(np.float32)),
+        ),
     ]
 
 
@@ -30,7 +38,9 @@ def _bce(rng):
 
 @hidden("ch03.pca_reconstruction")
 def _pca(rng):
-    x_train = (rng.normal(size=(40, 6)) * np.array([4, 3, 2, 1, 0.5, 0.25]) + rng.normal(size=6)).astype(np.float32)
+    x_train = (
+        rng.normal(size=(40, 6)) * np.array([4, 3, 2, 1, 0.5, 0.25]) + rng.normal(size=6)
+    ).astype(np.float32)
     x = rng.normal(size=(7, 6)).astype(np.float32) * 2
     return [
         Case("random, k = 3", (x_train, x, 3)),
@@ -41,9 +51,14 @@ def _pca(rng):
 
 def _dense_layers(rng, widths, activations, dtype=np.float32):
     """Dict layers widths[i] → widths[i+1] with the given activations, random non-zero biases."""
-    return [{"kernel": (rng.normal(size=(a, b)) * 1.5 / np.sqrt(a)).astype(dtype),
-             "bias": (rng.normal(size=b) * 0.3).astype(dtype), "activation": act}
-            for a, b, act in zip(widths, widths[1:], activations)]
+    return [
+        {
+            "kernel": (rng.normal(size=(a, b)) * 1.5 / np.sqrt(a)).astype(dtype),
+            "bias": (rng.normal(size=b) * 0.3).astype(dtype),
+            "activation": act,
+        }
+        for a, b, act in zip(widths, widths[1:], activations)
+    ]
 
 
 @hidden("ch03.autoencoder_forward")
@@ -63,9 +78,17 @@ def _autoencoder_forward(rng):
         Case("one sample", (x[:1], *model())),
         Case("two hidden layers each way", (x, *model(hidden=(h1, h2)))),
         Case("a linear autoencoder", (x, *model(hidden=(), output="linear"))),
-        Case("float64 inputs and weights", (x.astype(np.float64), *model(np.float64, hidden=(h1, h2)))),
-        Case("sigmoid hidden layers and a linear output",
-             (x, _dense_layers(rng, (d, h1, k), ["sigmoid", "linear"]),
-              _dense_layers(rng, (k, h2, d), ["sigmoid", "linear"]))),
+        Case(
+            "float64 inputs and weights",
+            (x.astype(np.float64), *model(np.float64, hidden=(h1, h2))),
+        ),
+        Case(
+            "sigmoid hidden layers and a linear output",
+            (
+                x,
+                _dense_layers(rng, (d, h1, k), ["sigmoid", "linear"]),
+                _dense_layers(rng, (k, h2, d), ["sigmoid", "linear"]),
+            ),
+        ),
         Case("huge inputs: saturated sigmoids", ((x - 0.5) * 1e4, *model())),
     ]

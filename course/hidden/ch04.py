@@ -27,19 +27,42 @@ def _causal_mask(rng):
 def _attention(rng):
     b, h, tq, tk, dk, dv = 2, 3, int(rng.integers(2, 6)), int(rng.integers(2, 7)), 4, 3
     return [
-        Case("4-D (b, h, tq, dk)", (_f32(rng, b, h, tq, dk), _f32(rng, b, h, tk, dk), _f32(rng, b, h, tk, dv))),
-        Case("random mask", (_f32(rng, b, tq, dk), _f32(rng, b, tk, dk), _f32(rng, b, tk, dv),
-                             _random_mask(rng, b, tq, tk))),
+        Case(
+            "4-D (b, h, tq, dk)",
+            (_f32(rng, b, h, tq, dk), _f32(rng, b, h, tk, dk), _f32(rng, b, h, tk, dv)),
+        ),
+        Case(
+            "random mask",
+            (
+                _f32(rng, b, tq, dk),
+                _f32(rng, b, tk, dk),
+                _f32(rng, b, tk, dv),
+                _random_mask(rng, b, tq, tk),
+            ),
+        ),
         Case("one query, d_k = 1", (_f32(rng, 1, 1), _f32(rng, tk, 1), _f32(rng, tk, dv))),
-        Case("large logits with a mask", (_f32(rng, 3, 8, scale=40), _f32(rng, 5, 8, scale=40), _f32(rng, 5, 2),
-                                          _random_mask(rng, 3, 5))),
-        Case("float64", (rng.normal(size=(tq, dk)), rng.normal(size=(tk, dk)), rng.normal(size=(tk, dv)))),
+        Case(
+            "large logits with a mask",
+            (
+                _f32(rng, 3, 8, scale=40),
+                _f32(rng, 5, 8, scale=40),
+                _f32(rng, 5, 2),
+                _random_mask(rng, 3, 5),
+            ),
+        ),
+        Case(
+            "float64",
+            (rng.normal(size=(tq, dk)), rng.normal(size=(tk, dk)), rng.normal(size=(tk, dv))),
+        ),
     ]
 
 
 @hidden("ch04.sinusoidal_positional_encoding")
 def _sinusoidal(rng):
-    return [Case("one position", (1, 6)), Case("random size", (int(rng.integers(5, 80)), 2 * int(rng.integers(1, 33))))]
+    return [
+        Case("one position", (1, 6)),
+        Case("random size", (int(rng.integers(5, 80)), 2 * int(rng.integers(1, 33)))),
+    ]
 
 
 @hidden("ch04.multi_head_self_attention")
@@ -55,7 +78,9 @@ def _mha(rng):
 
 
 def _block_params(rng, d, m, dtype=np.float32):
-    """Random weights of one block (the names of ch04.transformer_block), every one of them non-trivial."""
+    """Random weights of one block (the names of ch04.transformer_block), every one of them
+    non-trivial."""
+
     def normal(*shape, scale):
         return (rng.normal(size=shape) * scale).astype(dtype)
 
@@ -64,7 +89,10 @@ def _block_params(rng, d, m, dtype=np.float32):
         params[name + "_gamma"] = (1 + normal(d, scale=0.3)).astype(dtype)
         params[name + "_beta"] = normal(d, scale=0.3)
     for name in "qkvo":
-        params["w" + name], params["b" + name] = normal(d, d, scale=1 / np.sqrt(d)), normal(d, scale=0.3)
+        params["w" + name], params["b" + name] = (
+            normal(d, d, scale=1 / np.sqrt(d)),
+            normal(d, scale=0.3),
+        )
     params["w1"], params["b1"] = normal(d, m, scale=1.5 / np.sqrt(d)), normal(m, scale=0.5)
     params["w2"], params["b2"] = normal(m, d, scale=1 / np.sqrt(m)), normal(d, scale=0.3)
     return params
@@ -74,14 +102,33 @@ def _block_params(rng, d, m, dtype=np.float32):
 def _transformer_block(rng):
     b, t, d = int(rng.integers(2, 4)), int(rng.integers(3, 8)), 12
     return [
-        Case("three heads, bidirectional", (_f32(rng, b, t, d, scale=2), _block_params(rng, d, 4 * d), 3)),
-        Case("six heads, causal", (_f32(rng, b, t, d, scale=2), _block_params(rng, d, 4 * d), 6), {"causal": True}),
-        Case("twelve heads of depth 1, causal", (_f32(rng, b, t, d), _block_params(rng, d, 4 * d), 12, True)),
+        Case(
+            "three heads, bidirectional",
+            (_f32(rng, b, t, d, scale=2), _block_params(rng, d, 4 * d), 3),
+        ),
+        Case(
+            "six heads, causal",
+            (_f32(rng, b, t, d, scale=2), _block_params(rng, d, 4 * d), 6),
+            {"causal": True},
+        ),
+        Case(
+            "twelve heads of depth 1, causal",
+            (_f32(rng, b, t, d), _block_params(rng, d, 4 * d), 12, True),
+        ),
         Case("one token, causal", (_f32(rng, b, 1, d), _block_params(rng, d, 4 * d), 4, True)),
         Case("one token, bidirectional", (_f32(rng, 1, 1, d), _block_params(rng, d, 4 * d), 2)),
-        Case("an MLP width that is not 4d", (_f32(rng, b, t, d), _block_params(rng, d, 7), 2, True)),
-        Case("float64 inputs and weights",
-             (rng.normal(size=(b, t, d)) * 3, _block_params(rng, d, 4 * d, np.float64), 4, True)),
-        Case("small activations", (_f32(rng, b, t, d, scale=0.03), _block_params(rng, d, 4 * d), 3)),
-        Case("one sequence, d = 4, one head", (_f32(rng, 1, t, 4), _block_params(rng, 4, 16), 1, True)),
+        Case(
+            "an MLP width that is not 4d", (_f32(rng, b, t, d), _block_params(rng, d, 7), 2, True)
+        ),
+        Case(
+            "float64 inputs and weights",
+            (rng.normal(size=(b, t, d)) * 3, _block_params(rng, d, 4 * d, np.float64), 4, True),
+        ),
+        Case(
+            "small activations", (_f32(rng, b, t, d, scale=0.03), _block_params(rng, d, 4 * d), 3)
+        ),
+        Case(
+            "one sequence, d = 4, one head",
+            (_f32(rng, 1, t, 4), _block_params(rng, 4, 16), 1, True),
+        ),
     ]

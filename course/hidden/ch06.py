@@ -23,8 +23,13 @@ def _build_sft_example(rng):
 @hidden("ch06.lora_forward")
 def _lora_forward(rng):
     def case(shape_x, d_in, d_out, rank, alpha, dtype=np.float32):
-        return (rng.normal(size=shape_x + (d_in,)).astype(dtype), rng.normal(0, 0.1, (d_in, d_out)).astype(dtype),
-                rng.normal(0, 0.1, (d_in, rank)).astype(dtype), rng.normal(0, 0.1, (rank, d_out)).astype(dtype), alpha)
+        return (
+            rng.normal(size=shape_x + (d_in,)).astype(dtype),
+            rng.normal(0, 0.1, (d_in, d_out)).astype(dtype),
+            rng.normal(0, 0.1, (d_in, rank)).astype(dtype),
+            rng.normal(0, 0.1, (rank, d_out)).astype(dtype),
+            alpha,
+        )
 
     return [
         Case("the chapter's qkv layer: d 96 → 288, rank 4", case((2, 7), 96, 288, 4, 4.0)),
@@ -35,7 +40,21 @@ def _lora_forward(rng):
     ]
 
 
-WORDS = ["mia", "tom", "forest", "river", "saw", "fox", "found", "red", "ball", "gave", "hat", "to", "nothing"]
+WORDS = [
+    "mia",
+    "tom",
+    "forest",
+    "river",
+    "saw",
+    "fox",
+    "found",
+    "red",
+    "ball",
+    "gave",
+    "hat",
+    "to",
+    "nothing",
+]
 
 
 @hidden("ch06.rouge_l_f1")

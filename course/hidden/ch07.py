@@ -16,7 +16,10 @@ def _distillation_loss(rng):
         Case("high temperature T = 8", (logits(3, 9, scale=10.0), logits(3, 9, scale=10.0), 8.0)),
         Case("low temperature T = 0.5", (logits(2, 6), logits(2, 6), 0.5)),
         Case("a single distribution (v,)", (logits(13), logits(13), 3.0)),
-        Case("float64, confident teacher", (rng.normal(0, 50, (3, 4, 6)), rng.normal(0, 1, (3, 4, 6)), 1.5)),
+        Case(
+            "float64, confident teacher",
+            (rng.normal(0, 50, (3, 4, 6)), rng.normal(0, 1, (3, 4, 6)), 1.5),
+        ),
     ]
 
 

@@ -2,11 +2,29 @@
 
 from course.registry import Case, hidden
 
-_WORDS = ["one", "day", "the", "river", "cat", "went", "to", "有一天", "小红", "海港", "。", "，", ".", " ", "\n"]
+_WORDS = [
+    "one",
+    "day",
+    "the",
+    "river",
+    "cat",
+    "went",
+    "to",
+    "有一天",
+    "小红",
+    "海港",
+    "。",
+    "，",
+    ".",
+    " ",
+    "\n",
+]
 
 
 def _text(rng, words: int) -> str:
-    return "".join(_WORDS[i] + (" " if rng.random() < 0.6 else "") for i in rng.integers(0, len(_WORDS), words))
+    return "".join(
+        _WORDS[i] + (" " if rng.random() < 0.6 else "") for i in rng.integers(0, len(_WORDS), words)
+    )
 
 
 @hidden("ch08.most_frequent_pair")
@@ -70,7 +88,10 @@ def _bpe_decode(rng):
     ids = bpe_encode(train, merges)
     return [
         Case("round trip of the training text", (ids, merges)),
-        Case("a random slice (cuts possible)", (ids[int(rng.integers(0, 10)):int(rng.integers(20, 40))], merges)),
+        Case(
+            "a random slice (cuts possible)",
+            (ids[int(rng.integers(0, 10)) : int(rng.integers(20, 40))], merges),
+        ),
         Case("empty", ([], merges)),
         Case("random byte ids", ([int(i) for i in rng.integers(0, 256, 30)], [])),
         Case("every merged id", (list(range(256, 256 + len(merges))), merges)),
