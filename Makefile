@@ -1,6 +1,6 @@
 # LLM foundations — every target installs what it needs into .venv/ first.
 #   make lab       open the course in JupyterLab (prints the URL; no browser needed)
-#   make test      the whole test suite: package, exercises, and each notebook run once (tests/notebooks.py)
+#   make test      ruff, then the whole test suite: package, exercises, and each notebook run once (tests/notebooks.py)
 #   make test-browser  the learner's path in headless Chromium: make lab, chapter 1, a typed answer, its ✅
 #   make execute   re-run every chapter headlessly and save its outputs (teachers preparing a class)
 #   make release   write the student edition to $(OUT)
@@ -39,10 +39,13 @@ lab: setup
 	KERAS_BACKEND=tensorflow $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=chapters \
 		$(LAB_SETTINGS) $(ALLOW_ROOT) $(LAB_ARGS)
 
+# ruff (settings in pyproject.toml) first: a lint error fails in seconds, before the notebooks run.
 test: setup
+	$(BIN)/ruff check .
 	$(QUIET) $(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 test-fast: setup
+	$(BIN)/ruff check .
 	$(QUIET) $(BIN)/python -m pytest tests -m "not notebook and not slow" $(PYTEST_ARGS)
 
 # tests/test_browser.py, on its own (about 1.5 min; `make test` skips it in one line): `make lab` and the
