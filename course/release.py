@@ -189,10 +189,15 @@ def _normalized_lines(text: str) -> list:
     ]
 
 
-def _windows(lines: list, size: int = 3) -> set:
+def _windows(lines: list, size: int = 3, least: int = 40) -> set:
+    """The runs of ``size`` lines of ``lines``, joined by newlines, that hold at least ``least``
+    characters: three lines of closing brackets and a ``return {`` stand in any two Python files
+    formatted at 100 columns, and say nothing of where they came from. A text too short for any
+    such run keeps all of its runs."""
     if len(lines) < size:
         return {"\n".join(lines)} if lines else set()
-    return {"\n".join(lines[i : i + size]) for i in range(len(lines) - size + 1)}
+    windows = {"\n".join(lines[i : i + size]) for i in range(len(lines) - size + 1)}
+    return {w for w in windows if len(w) >= least} or windows
 
 
 def _body_lines(function) -> list:

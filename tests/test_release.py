@@ -312,6 +312,26 @@ def test_leaks_finds_solutions_hidden_cases_and_copied_answers(tmp_path):
     assert "copied.py: contains the reference answer of" in found
 
 
+def test_lines_every_formatted_file_shares_are_no_fingerprint(tmp_path):
+    """Formatted at 100 columns, any two Python files share runs like ``),`` ``)`` ``return [``:
+    CI once refused the edition because public cases "contained" hidden ones by such a run. A run
+    with substance, a hidden case's own lines, is still found."""
+    from course.release import _normalized_lines
+
+    fingerprints = secret_fingerprints()
+    (tmp_path / "brackets.py").write_text(
+        "def cases():\n    return [\n        dict(\n            x=1,\n        ),\n    ]\n"
+        "def more():\n    blocks = []\n    blocks.append(block)\n    return {\n    }\n",
+        encoding="utf-8",
+    )
+    assert leaks(tmp_path, fingerprints) == []
+    hidden_file = Path(ROOT, "course", "hidden", "ch05.py")
+    hidden = _normalized_lines(hidden_file.read_text(encoding="utf-8"))
+    copied = "\n".join(hidden[len(hidden) // 2 :][:8])
+    (tmp_path / "copied_cases.py").write_text(copied, encoding="utf-8")
+    assert any("contains course/hidden/ch05.py" in line for line in leaks(tmp_path, fingerprints))
+
+
 @pytest.mark.slow
 def test_library_answers_finds_a_library_function_that_computes_an_answer_however_it_is_written(
     tmp_path,
