@@ -25,26 +25,10 @@ from course.environment import quiet_environment
 from course.gpt import run_local_workers, run_processes
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = [
-    "--layers",
-    "1",
-    "--heads",
-    "2",
-    "--d-model",
-    "32",
-    "--seq-len",
-    "16",
-    "--global-batch",
-    "8",
-    "--precision",
-    "float32",
-    "--val-tokens",
-    "2048",
-    "--eval-every",
-    "0",
-    "--learning-rate",
-    "3e-3",
-]
+TINY = (
+    "--layers 1 --heads 2 --d-model 32 --seq-len 16 --global-batch 8 "
+    "--precision float32 --val-tokens 2048 --eval-every 0 --learning-rate 3e-3"
+).split()
 STEPS = ["--steps", "6"]
 WEIGHT_TOLERANCE = 2e-5
 LOSS_TOLERANCE = 1e-5

@@ -14,24 +14,10 @@ from course.environment import quiet_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 CHINESE = ROOT / "data" / "corpus" / "tiny_world_zh.txt"  # 小小世界, 127 distinct characters
-TINY = [
-    "--layers",
-    "1",
-    "--heads",
-    "2",
-    "--d-model",
-    "32",
-    "--seq-len",
-    "16",
-    "--global-batch",
-    "4",
-    "--precision",
-    "float32",
-    "--val-tokens",
-    "512",
-    "--eval-every",
-    "0",
-]
+TINY = (
+    "--layers 1 --heads 2 --d-model 32 --seq-len 16 --global-batch 4 "
+    "--precision float32 --val-tokens 512 --eval-every 0"
+).split()
 
 
 def run(*args, timeout=300):
