@@ -19,6 +19,8 @@ TINY = (
     "--precision float32 --val-tokens 512 --eval-every 0"
 ).split()
 
+BENCH_TINY = "--layers 1 --d-model 32 --heads 2 --seq-len 16 --batch 4 --steps 3".split()
+
 
 def run(*args, timeout=300):
     return subprocess.run(
@@ -221,18 +223,7 @@ def test_bench_prints_tokens_per_second_and_parameters():
     result = run(
         "course.bench",
         "gpt",
-        "--layers",
-        "1",
-        "--d-model",
-        "32",
-        "--heads",
-        "2",
-        "--seq-len",
-        "16",
-        "--batch",
-        "4",
-        "--steps",
-        "3",
+        *BENCH_TINY,
         "--warmup",
         "1",
     )
@@ -261,18 +252,7 @@ def test_bench_compare_alternates_and_reports_the_median_ratio(tmp_path):
         str(reference),
         "--rounds",
         "2",
-        "--layers",
-        "1",
-        "--d-model",
-        "32",
-        "--heads",
-        "2",
-        "--seq-len",
-        "16",
-        "--batch",
-        "4",
-        "--steps",
-        "3",
+        *BENCH_TINY,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     cpu, *lines = result.stdout.strip().splitlines()
