@@ -228,11 +228,11 @@ def bench_gpt(
     import keras
     import tensorflow as tf
 
-    from tinyllm.gpt import GPTConfig, build_gpt, per_sequence_loss
+    from tinyllm.gpt import GPT, GPTConfig, per_sequence_loss
 
     keras.mixed_precision.set_dtype_policy(precision)
     keras.utils.set_random_seed(0)
-    model = build_gpt(GPTConfig(vocab, seq_len, layers, heads, d_model))
+    model = GPT(GPTConfig(vocab, seq_len, layers, heads, d_model))
     # torch.optim.AdamW's defaults
     optimizer = keras.optimizers.AdamW(1e-3, weight_decay=0.01, epsilon=1e-8)
     optimizer.build(model.trainable_variables)
@@ -295,12 +295,12 @@ def bench_fit(
 
     from course.data import load_text
     from tinyllm.distributed import fit_dataset, validation_dataset
-    from tinyllm.gpt import GPTConfig, build_gpt
+    from tinyllm.gpt import GPT, GPTConfig
     from tinyllm.text_data import prepare_text
 
     data = prepare_text(load_text(), seq_len)
     keras.utils.set_random_seed(0)
-    model = build_gpt(GPTConfig(data.vocabulary_size, seq_len, layers, heads, d_model))
+    model = GPT(GPTConfig(data.vocabulary_size, seq_len, layers, heads, d_model))
     fast_settings = {"jit_compile": True, "steps_per_execution": steps_per_epoch} if fast else {}
     model.compile(
         optimizer=keras.optimizers.AdamW(2e-3, weight_decay=0.01),

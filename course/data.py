@@ -313,7 +313,7 @@ def load_pretrained_gpt(directory=None, name: str = "tiny_world_gpt") -> Pretrai
     Raises ``FileNotFoundError`` naming the missing file and the script that makes it, and
     ``ValueError`` when the record's vocabulary is not the course corpus's.
     """
-    from tinyllm.gpt import GPTConfig, build_gpt
+    from tinyllm.gpt import GPT, GPTConfig
     from tinyllm.tokenizers import CharTokenizer
 
     directory = PRETRAINED_DIR if directory is None else Path(directory)
@@ -331,7 +331,7 @@ def load_pretrained_gpt(directory=None, name: str = "tiny_world_gpt") -> Pretrai
             f"corpus has {''.join(tokenizer.vocabulary)!r}"
         )
     config = GPTConfig(**info["model"])
-    model = build_gpt(config)
+    model = GPT(config)
     model.load_weights(weights_path)
     return PretrainedGPT(model, tokenizer, config, info)
 
@@ -349,7 +349,7 @@ def load_finetuned_summariser(arm: str, directory=None) -> PretrainedGPT:
     weights were saved with the adapter merged into the kernels, so every arm loads into the plain
     GPT.
     """
-    from tinyllm.gpt import build_gpt
+    from tinyllm.gpt import GPT
 
     if arm not in SUMMARISER_ARMS:
         raise ValueError(f"unknown arm {arm!r}; expected one of {', '.join(SUMMARISER_ARMS)}")
@@ -367,7 +367,7 @@ def load_finetuned_summariser(arm: str, directory=None) -> PretrainedGPT:
     if arm not in record.get("arms", {}):
         raise ValueError(f"{record_path} has no record of the arm {arm!r}")
     pre = load_pretrained_gpt()
-    model = build_gpt(pre.config)
+    model = GPT(pre.config)
     model.load_weights(weights_path)
     info = {key: value for key, value in record.items() if key != "arms"} | record["arms"][arm]
     return PretrainedGPT(model, pre.tokenizer, pre.config, info)

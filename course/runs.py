@@ -26,7 +26,7 @@ from tinyllm.distributed import (
     make_train_step,
     worker_info,
 )
-from tinyllm.gpt import GPTConfig, build_gpt
+from tinyllm.gpt import GPT, GPTConfig
 from tinyllm.sampling import generate_text
 from tinyllm.tokenizers import CharTokenizer
 
@@ -304,7 +304,7 @@ def train(
     keras.mixed_precision.set_dtype_policy(run.precision)
     keras.utils.set_random_seed(run.seed)
     with strategy.scope():
-        model = build_gpt(model_config)
+        model = GPT(model_config)
         optimizer = make_optimizer(model, run)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         checkpoint = weights_checkpoint(model, optimizer=optimizer, step=step)
@@ -478,7 +478,7 @@ def load_trained(out):
                 "no "
                 "longer builds; train again with a new --out"
             )
-    model = build_gpt(GPTConfig(**shape))
+    model = GPT(GPTConfig(**shape))
     optimizer = make_optimizer(model, RunConfig(**record["run"]))
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     restore_fully(weights_checkpoint(model, optimizer=optimizer, step=step), latest)

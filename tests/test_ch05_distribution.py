@@ -93,7 +93,7 @@ configure_cpu_replicas(2)
 import keras, numpy as np
 from course.data import load_text
 from tinyllm.text_data import prepare_text
-from tinyllm.gpt import build_gpt, GPTConfig
+from tinyllm.gpt import GPT, GPTConfig
 data = prepare_text(load_text(), 16)
 config = GPTConfig(data.vocabulary_size, 16, 1, 2, 32)
 finals = []
@@ -101,7 +101,7 @@ for kind in ("default", "mirrored"):
     strategy = make_strategy(kind)
     keras.utils.set_random_seed(0)
     with strategy.scope():
-        model = build_gpt(config)
+        model = GPT(config)
         model.compile(keras.optimizers.AdamW(3e-3),
                       keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     history = model.fit(fit_dataset(data.train_ids, 16, 8, seed=0, steps=6), epochs=1, verbose=0)

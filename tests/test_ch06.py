@@ -13,7 +13,7 @@ import pytest
 from course.data import DATA_DIR, load_summaries, load_text, read_summaries
 from solutions.ch06 import build_sft_example, lora_forward, rouge_l_f1
 from tinyllm import finetuning as ft
-from tinyllm.gpt import GPTConfig, build_gpt
+from tinyllm.gpt import GPT, GPTConfig
 from tinyllm.tokenizers import CharTokenizer
 
 TINY = GPTConfig(vocabulary_size=28, sequence_length=32, num_layers=1, num_heads=2, d_model=16)
@@ -22,7 +22,7 @@ END = 0
 
 def tiny_model(seed=0):
     keras.utils.set_random_seed(seed)
-    return build_gpt(TINY)
+    return GPT(TINY)
 
 
 def random_pairs(rng, count, max_prompt=12, max_response=8):

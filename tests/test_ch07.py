@@ -10,7 +10,7 @@ from keras import ops
 
 from solutions import ch07
 from tinyllm import compression
-from tinyllm.gpt import GPTConfig, build_gpt
+from tinyllm.gpt import GPT, GPTConfig
 from tinyllm.kv_cache import cached_forward, cached_next_token_logits, empty_cache
 from tinyllm.sampling import generate, next_token_logits
 
@@ -20,7 +20,7 @@ TINY = GPTConfig(vocabulary_size=11, sequence_length=16, num_layers=2, num_heads
 @pytest.fixture(scope="module")
 def tiny_model():
     keras.utils.set_random_seed(4)
-    model = build_gpt(TINY)
+    model = GPT(TINY)
     # weights far from their initial scale, so the logits differ a lot
     rng = np.random.default_rng(0)
     model.set_weights(
@@ -78,7 +78,7 @@ def test_cached_next_token_logits_equals_next_token_logits_and_slides_past_the_c
 
 def test_cache_works_on_a_keras_int8_model():
     keras.utils.set_random_seed(5)
-    model = build_gpt(TINY)
+    model = GPT(TINY)
     model.quantize("int8", filters=lambda layer: isinstance(layer, keras.layers.Dense))
     tokens = ids(np.random.default_rng(4), 2, 12)
     first, cache = cached_forward(model, tokens[:, :7])
@@ -208,7 +208,7 @@ def test_quantize_weights_int4_rows_and_zero_columns():
 def test_quantize_model_stores_int8_and_shrinks_the_course_model_about_four_times():
     keras.utils.set_random_seed(6)
     config = GPTConfig(28, 256, 3, 4, 96)  # the shape of the shipped pre-trained model
-    model = build_gpt(config)
+    model = GPT(config)
     float_bytes = compression.stored_bytes({v.path: ops.convert_to_numpy(v) for v in model.weights})
     stored = compression.quantize_model(model, bits=8)
     matrices = compression.model_matrices(model)
@@ -245,7 +245,7 @@ def test_global_masks_equal_the_answer_on_the_concatenated_weights():
 
 def test_keep_pruned_holds_the_zeros_through_fine_tuning():
     keras.utils.set_random_seed(8)
-    model = build_gpt(TINY)
+    model = GPT(TINY)
     kernels = compression.prunable_kernels(model)
     assert len(kernels) == 2 * 4 and all("embedding" not in k.path for k in kernels)
     masks = compression.global_magnitude_masks(kernels, 0.6)

@@ -43,13 +43,13 @@ def test_a_page_that_drifts_from_the_library_is_caught(tmp_path):
     nb = nbformat.read(
         next(p for p in chapter_notebooks() if p.name.startswith("05_")), as_version=4
     )
-    cell = next(c for _, _, c in library.library_cells(nb) if "def build_gpt(" in c.source)
+    cell = next(c for _, _, c in library.library_cells(nb) if "def gpt_params(" in c.source)
     cell.source = cell.source.replace(
-        "def build_gpt(config: GPTConfig) -> GPT:", "def build_gpt(config) -> GPT:"
+        "def gpt_params(model: GPT) -> dict:", "def gpt_params(model) -> dict:"
     )
     nbformat.write(nb, path)
     problems = library.differences([path])
-    assert any("tinyllm.gpt.build_gpt differs" in p for p in problems)
+    assert any("tinyllm.gpt.gpt_params differs" in p for p in problems)
     # the other chapters are not in this list
     assert any("is on no chapter's page" in p for p in problems)
     library.sync([path])

@@ -7,7 +7,7 @@ builds it (``python -m course.library check`` proves it); later chapters import 
                tokenizers (CharTokenizer), bigram
     chapter 2  tokenizers (Vocabulary), recurrence, seq2seq, sequence_metrics
     chapter 3  autoencoders
-    chapter 4  attention, transformer, attention_seq2seq
+    chapter 4  attention, transformer, attention_seq2seq, transformer_seq2seq
     chapter 5  tokenizers (ByteTokenizer), text_data, gpt, sampling, distributed, timing
     chapter 6  finetuning
     chapter 7  kv_cache, compression

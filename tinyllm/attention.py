@@ -29,9 +29,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
 
     ``mask`` (b, t) bool is False at padding keys (Keras hands the mask of
     ``Embedding(mask_zero=True)`` to it by itself); ``causal`` lets query i see keys j ≤ i;
-    ``return_attention`` also returns A (b, h, t, t). A query whose every key is padding
-    reads nothing (zero weights) rather than NaN. The softmax runs in float32 even under
-    a mixed-precision policy.
+    ``return_attention`` also returns A (b, h, t, t). Masked keys get −1e9, not −∞, so a sample
+    that is all padding gets finite (uniform) weights, never NaN. The softmax runs in float32
+    even under a mixed-precision policy.
     """
 
     def __init__(self, d_model, num_heads, use_bias=True, **kwargs):
@@ -62,32 +62,19 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     def call(self, x, mask=None, causal=False, return_attention=False):
         b, t = ops.shape(x)[0], ops.shape(x)[1]
         qkv = ops.reshape(self.qkv(x), (b, t, 3, self.num_heads, self.head_dim))
-        qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, b, h, t, dh)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        scores = ops.cast(
-            ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_dim), "float32"
-        )
-        keep = None  # True where query i may read key j, broadcast to (b, h, t, t)
+        q, k, v = ops.unstack(ops.transpose(qkv, (2, 0, 3, 1, 4)))  # each (b, h, t, dh)
+        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_dim)
+        keep = True  # where query i may read key j, broadcast to (b, h, t, t)
         if mask is not None:
             keep = ops.cast(mask, "bool")[:, None, None, :]
         if causal:
             positions = ops.arange(t)
-            lower = positions[:, None] >= positions[None, :]
-            keep = lower if keep is None else ops.logical_and(keep, lower)
-        if keep is not None:
-            scores = ops.where(keep, scores, ops.full_like(scores, -1e9))
-        # one key (the first step of decoding) has weight 1; Keras warns about a softmax over one
-        # entry
-        weights = ops.ones_like(scores) if scores.shape[-1] == 1 else ops.softmax(scores, axis=-1)
-        if mask is not None:  # a query whose every key is padding attends to nothing
-            weights = weights * ops.cast(keep, "float32")
-        weights = ops.cast(weights, self.compute_dtype)
+            keep = ops.logical_and(keep, positions[:, None] >= positions[None, :])
+        scores = ops.where(keep, ops.cast(scores, "float32"), -1e9)
+        weights = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
         heads = ops.matmul(weights, v)  # (b, h, t, dh)
         y = self.out(ops.reshape(ops.transpose(heads, (0, 2, 1, 3)), (b, t, self.d_model)))
         return (y, weights) if return_attention else y
-
-    def compute_mask(self, x, mask=None):
-        return mask
 
 
 def copy_keras_mha_weights(keras_mha, layer: MultiHeadSelfAttention) -> None:
@@ -99,22 +86,11 @@ def copy_keras_mha_weights(keras_mha, layer: MultiHeadSelfAttention) -> None:
     whose columns i·dh … (i+1)·dh − 1 belong to head i.
     """
     d = layer.d_model
-    q, k, v, o = (
-        keras_mha._query_dense,
-        keras_mha._key_dense,
-        keras_mha._value_dense,
-        keras_mha._output_dense,
-    )
-    kernel = np.concatenate(
-        [np.reshape(ops.convert_to_numpy(p.kernel), (d, d)) for p in (q, k, v)], axis=1
-    )
-    new = [kernel]
+    parts = [keras_mha._query_dense, keras_mha._key_dense, keras_mha._value_dense]
+    qkv = [np.concatenate([np.reshape(p.kernel.numpy(), (d, d)) for p in parts], axis=1)]
+    out = [np.reshape(keras_mha._output_dense.kernel.numpy(), (d, d))]
     if layer.use_bias:
-        new.append(
-            np.concatenate([np.reshape(ops.convert_to_numpy(p.bias), (d,)) for p in (q, k, v)])
-        )
-    layer.qkv.set_weights(new)
-    out = [np.reshape(ops.convert_to_numpy(o.kernel), (d, d))]
-    if layer.use_bias:
-        out.append(ops.convert_to_numpy(o.bias))
+        qkv.append(np.concatenate([np.reshape(p.bias.numpy(), (d,)) for p in parts]))
+        out.append(keras_mha._output_dense.bias.numpy())
+    layer.qkv.set_weights(qkv)
     layer.out.set_weights(out)

@@ -16,17 +16,13 @@ Everything but the attention (and the logits layer's extra u inputs) is chapter 
 
 from __future__ import annotations
 
-import weakref
-
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from tinyllm.seq2seq import compile_seq2seq, greedy_decode_full
 from tinyllm.validation import as_array, require_positive_int
-
-# model → the same graph read at its attention weights
-_LSTM_ATTENTION_PROBES = weakref.WeakKeyDictionary()
 
 
 def build_attention_seq2seq(
@@ -48,8 +44,6 @@ def build_attention_seq2seq(
     layer reads [s_t ; c_t]. The decoder is causal (an LSTM; attention looks only at the
     source), so ``greedy_decode_full`` decodes it.
     """
-    from tinyllm.seq2seq import compile_seq2seq
-
     source_vocab_size = require_positive_int(source_vocab_size, "source_vocab_size")
     target_vocab_size = require_positive_int(target_vocab_size, "target_vocab_size")
     embedding_dim = require_positive_int(embedding_dim, "embedding_dim")
@@ -77,18 +71,17 @@ def build_attention_seq2seq(
     logits = keras.layers.Dense(target_vocab_size, name="logits")(both)
     model = keras.Model([encoder_inputs, decoder_inputs], logits, name="attention_seq2seq")
     compile_seq2seq(model, learning_rate)
-    _LSTM_ATTENTION_PROBES[model] = keras.Model([encoder_inputs, decoder_inputs], weights)
     return model
 
 
 def lstm_attention_weights(model, encoder_inputs, decoder_inputs) -> np.ndarray:
     """The attention weights α (b, T, S) of a :func:`build_attention_seq2seq` model: row t is the
     distribution over source tokens that the decoder read while predicting target token t."""
-    probe = _LSTM_ATTENTION_PROBES.get(model)
-    if probe is None:
-        raise ValueError(
-            "lstm_attention_weights needs a model made by build_attention_seq2seq in this session"
-        )
+    layers = getattr(model, "layers", [])
+    attention = [layer for layer in layers if isinstance(layer, keras.layers.Attention)]
+    if len(attention) != 1:
+        raise ValueError("lstm_attention_weights needs a model made by build_attention_seq2seq")
+    probe = keras.Model(model.inputs, attention[0].output[1])  # the same graph, read at α
     return ops.convert_to_numpy(
         probe(paired_token_ids(encoder_inputs, decoder_inputs), training=False)
     )
@@ -118,13 +111,12 @@ def compiled_greedy_decode(
     max_length).
 
     ``greedy_decode_full`` calls the model eagerly, op by op from Python, at every step.
-    Here the call is one ``tf.function`` whose traced shapes relax to (None, None) after the
-    second prefix length, so the whole decode runs on two compiled graphs.
+    Here the call is one ``tf.function`` traced once for every (b, t), so the whole decode runs
+    on one compiled graph.
     """
-    from tinyllm.seq2seq import greedy_decode_full
-
+    ids = tf.TensorSpec((None, None), tf.int32)
     forward = tf.function(
-        lambda source, prefix: model([source, prefix], training=False), reduce_retracing=True
+        lambda source, prefix: model([source, prefix], training=False), input_signature=[ids, ids]
     )
     compiled = lambda inputs, training=False: forward(*inputs)  # noqa: E731 - called as model([source, prefix])
     return greedy_decode_full(

@@ -22,6 +22,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tinyllm.gpt import per_sequence_loss
+
 
 def configure_cpu_replicas(count: int) -> None:
     """Split the CPU into ``count`` logical devices (CPU:0 … CPU:count−1).
@@ -254,7 +256,6 @@ def make_train_step(strategy, model, optimizer, global_batch: int, jit_compile: 
     ``jit_compile`` XLA-compiles the replica's step (one device only: it fails under
     MirroredStrategy). Model and optimizer must be built inside ``strategy.scope()``.
     """
-    from tinyllm.gpt import per_sequence_loss
 
     def replica_step(inputs, targets):  # one replica, its slice of the global batch
         with tf.GradientTape() as tape:
@@ -265,12 +266,6 @@ def make_train_step(strategy, model, optimizer, global_batch: int, jit_compile: 
             # × the loss scale under mixed_float16, else unchanged
             scaled = optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled, model.trainable_variables)
-        # A sparse embedding gradient (tf.IndexedSlices) is made dense: Keras 3.15's Adam squares
-        # sparse gradients slice by slice, wrong when an id repeats, as it does after the
-        # all-reduce.
-        gradients = [
-            tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gradients
-        ]
         # all-reduce, then update
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return loss

@@ -14,14 +14,13 @@ LoRA (Hu et al., 2021) freezes a Dense kernel W (d_in, d_out) and learns a low-r
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tinyllm.sampling import generate
+from tinyllm.sampling import compiled, generate, inference_logits
 from tinyllm.validation import as_array, require_positive_int
 
 
@@ -220,20 +219,10 @@ class FineTuner:
         return history
 
 
-_FORWARD = weakref.WeakKeyDictionary()
-
-
 def forward_logits(model, token_ids) -> np.ndarray:
-    """The model's logits (b, t, v) as NumPy, through one ``tf.function`` per model (traced
-    once)."""
-    function = _FORWARD.get(model)
-    if function is None:
-        function = tf.function(
-            lambda ids: model(ids, training=False),
-            input_signature=[tf.TensorSpec([None, None], tf.int32)],
-        )
-        _FORWARD[model] = function
-    return function(tf.convert_to_tensor(token_ids, tf.int32)).numpy()
+    """The model's logits (b, t, v) as NumPy, through chapter 5's compiled forward pass."""
+    forward = compiled(model, inference_logits, tf.TensorSpec([None, None], tf.int32))
+    return forward(tf.convert_to_tensor(token_ids, tf.int32)).numpy()
 
 
 def teacher_forced_argmax(model, data: SFTData, batch_size: int = 64) -> np.ndarray:
@@ -275,17 +264,17 @@ def greedy_decode(model, prompts, end_id: int, max_new_tokens, batch_size: int =
     for i, prompt in enumerate(prompts):
         if len(prompt) == 0:
             raise ValueError(f"prompt {i} is empty: every prompt needs at least one token")
-        if len(prompt) > model.sequence_length:
+        if len(prompt) > model.config.sequence_length:
             raise ValueError(
                 f"prompt {i} has {len(prompt)} tokens, longer than the context, "
-                f"{model.sequence_length}"
+                f"{model.config.sequence_length}"
             )
         by_length.setdefault(len(prompt), []).append(i)
     outputs = [None] * len(prompts)
     for length, rows in by_length.items():
         for first in range(0, len(rows), batch_size):
             group = rows[first : first + batch_size]
-            steps = min(budgets[group].max(), model.sequence_length - length)
+            steps = min(budgets[group].max(), model.config.sequence_length - length)
             ids = generate(
                 model, np.stack([prompts[i] for i in group]), steps, temperature=0, stop_id=end_id
             )

@@ -46,44 +46,39 @@ class GPTConfig:
         return asdict(self)
 
 
-@keras.saving.register_keras_serializable(package="tinyllm")
 class GPT(keras.Model):
     """Decoder-only Transformer language model: token ids (b, t ≤ T) → next-token logits (b, t, v),
     float32.
 
-    ``GPT(vocabulary_size, sequence_length=64, num_layers=4, num_heads=4, d_model=128)``.
+    ``GPT(config)`` creates the weights at once (so they can be counted and restored).
     Embeddings start as N(0, 0.02²), as in GPT-2. The logits are float32 even under a
     mixed-precision policy, so the softmax and the loss stay accurate.
     """
 
-    def __init__(
-        self, vocabulary_size, sequence_length=64, num_layers=4, num_heads=4, d_model=128, **kwargs
-    ):
+    def __init__(self, config: GPTConfig, **kwargs):
         super().__init__(**kwargs)
-        self.config = GPTConfig(vocabulary_size, sequence_length, num_layers, num_heads, d_model)
+        self.config = c = config
         self.token_embedding = keras.layers.Embedding(
-            vocabulary_size,
-            d_model,
+            c.vocabulary_size,
+            c.d_model,
             name="token_embedding",
             embeddings_initializer=keras.initializers.RandomNormal(0, 0.02),
         )
         self.blocks = [
-            TransformerBlock(d_model, num_heads, causal=True, name=f"block_{i}")
-            for i in range(num_layers)
+            TransformerBlock(c.d_model, c.num_heads, causal=True, name=f"block_{i}")
+            for i in range(c.num_layers)
         ]
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
+        self.build((None, c.sequence_length))
 
-    @property
-    def sequence_length(self) -> int:
-        return self.config.sequence_length
-
-    def build(self, input_shape=None):
+    def build(self, input_shape):
         c = self.config
         self.token_embedding.build((None, None))
         # The position table P (T, d) is read by slicing, P[:t], not by a lookup: its gradient is
         # then dense. A lookup's gradient is sparse (tf.IndexedSlices), which Keras 3.15's Adam
-        # squares slice by slice — wrong when an index repeats, as it does after MirroredStrategy's
-        # all-reduce (tests/test_ch05.py).
+        # squares slice by slice (keras-team/keras#18692), wrong when an index repeats, as it does
+        # after MirroredStrategy's all-reduce (tests/test_ch05.py). The tied token embedding's
+        # gradient is dense too: the output matmul's dense part absorbs the lookup's slices.
         self.position_embedding = self.add_weight(
             shape=(c.sequence_length, c.d_model),
             name="position_embedding",
@@ -95,10 +90,8 @@ class GPT(keras.Model):
 
     def call(self, token_ids):
         t = ops.shape(token_ids)[1]
-        x = (
-            self.token_embedding(token_ids)
-            + ops.cast(self.position_embedding[:t], self.compute_dtype)[None]
-        )
+        positions = ops.cast(self.position_embedding[:t], self.compute_dtype)
+        x = self.token_embedding(token_ids) + positions[None]
         for block in self.blocks:
             x = block(x)
         x = self.final_norm(x)
@@ -107,23 +100,14 @@ class GPT(keras.Model):
         return ops.cast(logits, "float32")
 
 
-def build_gpt(config: GPTConfig) -> GPT:
-    """A built :class:`GPT` for ``config`` (weights created, so they can be counted and
-    restored)."""
-    model = GPT(**config.to_dict())
-    model.build((None, config.sequence_length))
-    return model
-
-
 def gpt_params(model: GPT) -> dict:
     """A built :class:`GPT`'s weights as NumPy arrays, by the names of ``ch05.gpt_forward``."""
-    numpy = lambda variable: ops.convert_to_numpy(variable).astype("float32")  # noqa: E731
     return {
-        "token_embedding": numpy(model.token_embedding.embeddings),
-        "position_embedding": numpy(model.position_embedding),
+        "token_embedding": model.token_embedding.embeddings.numpy(),
+        "position_embedding": model.position_embedding.numpy(),
         "blocks": [block_params(block) for block in model.blocks],
-        "final_gamma": numpy(model.final_norm.gamma),
-        "final_beta": numpy(model.final_norm.beta),
+        "final_gamma": model.final_norm.gamma.numpy(),
+        "final_beta": model.final_norm.beta.numpy(),
     }
 
 

@@ -18,12 +18,11 @@ decodes with its quantized layers.
 from __future__ import annotations
 
 import math
-import weakref
 
 import tensorflow as tf
 from keras import ops
 
-from tinyllm.sampling import next_token_logits
+from tinyllm.sampling import compiled, next_token_logits
 from tinyllm.validation import as_array, require_positive_int
 
 
@@ -100,9 +99,6 @@ def empty_cache(model, batch_size: int):
     return ops.zeros(shape, model.compute_dtype)
 
 
-_CACHED_FORWARD = weakref.WeakKeyDictionary()  # model → its compiled gpt_with_cache
-
-
 def cached_forward(model, token_ids, cache=None):
     """:func:`gpt_with_cache` compiled once per model (any b, n, p): returns (logits (b, n, v),
     cache).
@@ -123,21 +119,15 @@ def cached_forward(model, token_ids, cache=None):
             "for "
             f"this model and {b} sequence(s), got {tuple(cache.shape)}"
         )
-    if cache.shape[4] + n > model.sequence_length:
+    if cache.shape[4] + n > model.config.sequence_length:
         raise ValueError(
             f"{cache.shape[4]} cached + {n} new tokens exceed the model's context of "
-            f"{model.sequence_length} positions (learned positions end there)"
+            f"{model.config.sequence_length} positions (learned positions end there)"
         )
-    function = _CACHED_FORWARD.get(model)
-    if function is None:
-        spec = tf.TensorSpec(
-            (c.num_layers, 2, None, c.num_heads, None, c.d_model // c.num_heads), cache.dtype
-        )
-        function = tf.function(
-            lambda ids, past: gpt_with_cache(model, ids, past),
-            input_signature=[tf.TensorSpec((None, None), tf.int32), spec],
-        )
-        _CACHED_FORWARD[model] = function
+    spec = tf.TensorSpec(
+        (c.num_layers, 2, None, c.num_heads, None, c.d_model // c.num_heads), cache.dtype
+    )
+    function = compiled(model, gpt_with_cache, tf.TensorSpec((None, None), tf.int32), spec)
     return function(token_ids, cache)
 
 
@@ -156,7 +146,7 @@ def cached_next_token_logits(model, token_ids, cache=None):
     """
     token_ids = as_array(token_ids, "token_ids", ndim=2, dtype="int").astype("int32")
     t = token_ids.shape[1]
-    if t > model.sequence_length:
+    if t > model.config.sequence_length:
         return next_token_logits(model, token_ids), None
     past = 0 if cache is None else int(cache.shape[4])
     if cache is not None and (past >= t or cache.shape[2] != token_ids.shape[0]):

@@ -41,21 +41,37 @@ def sampling_mask(logits, top_k=None, top_p=None):
     return keep
 
 
-_NEXT_LOGITS = weakref.WeakKeyDictionary()
+_COMPILED = weakref.WeakKeyDictionary()  # model → {function: that function compiled for it}
+
+
+def compiled(model, function, *signature):
+    """``function(model, *tensors)`` as one ``tf.function`` per model and function, traced once
+    for every shape that fits ``signature`` (one ``tf.TensorSpec`` per tensor).
+
+    Called eagerly, a Keras model runs op by op from Python at every decoding step; the compiled
+    graph is several times faster per step (``tests/test_ch05.py`` measures it). The model is
+    held weakly, so a model that is no longer used is freed with its graph.
+    """
+    functions = _COMPILED.setdefault(model, {})
+    if function not in functions:
+        model_ref = weakref.ref(model)
+        functions[function] = tf.function(
+            lambda *tensors: function(model_ref(), *tensors), input_signature=list(signature)
+        )
+    return functions[function]
+
+
+def inference_logits(model, token_ids):
+    """The model's logits (b, t, v) for ``token_ids`` (b, t), in inference mode."""
+    return model(token_ids, training=False)
 
 
 def next_token_logits(model, token_ids):
     """Logits (b, v) of the token after ``token_ids`` (b, t), using at most the model's last T
     tokens."""
-    function = _NEXT_LOGITS.get(model)
-    if function is None:
-        function = tf.function(
-            lambda ids: model(ids, training=False)[:, -1, :],
-            input_signature=[tf.TensorSpec([None, None], tf.int32)],
-        )
-        _NEXT_LOGITS[model] = function
+    forward = compiled(model, inference_logits, tf.TensorSpec([None, None], tf.int32))
     token_ids = tf.convert_to_tensor(token_ids, tf.int32)
-    return function(token_ids[:, -model.sequence_length :])
+    return forward(token_ids[:, -model.config.sequence_length :])[:, -1, :]
 
 
 def full_context_logits(model, token_ids, state=None):

@@ -97,7 +97,7 @@ def main() -> None:
     from course.data import load_pretrained_gpt, load_summaries, load_text
     from tinyllm import finetuning as ft
     from tinyllm.distributed import make_evaluator
-    from tinyllm.gpt import build_gpt
+    from tinyllm.gpt import GPT
     from tinyllm.text_data import prepare_text
 
     keras.config.set_dtype_policy("float32")
@@ -161,7 +161,7 @@ def main() -> None:
             mask_prompt=spec["mask_prompt"],
         )
         keras.utils.set_random_seed(seed)
-        model = build_gpt(config) if spec["start"] == "random" else load_pretrained_gpt().model
+        model = GPT(config) if spec["start"] == "random" else load_pretrained_gpt().model
         if spec["lora_rank"]:
             ft.enable_lora(model, spec["lora_rank"])
         tuner = ft.FineTuner(
