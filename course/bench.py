@@ -36,7 +36,16 @@ from course.gpt import positive_int
 ROOT = Path(__file__).resolve().parent.parent
 # in the repository: make bench needs nothing beside it
 TORCH_REFERENCE = ROOT / "bench" / "torch_gpt_reference.py"
-MODEL_OPTIONS = ("layers", "heads", "d_model", "seq_len", "batch", "vocab", "steps")
+# What each option of `gpt` (and `compare`) means; its defaults are those of bench_gpt.
+MODEL_OPTIONS = {
+    "layers": "Transformer blocks",
+    "heads": "attention heads",
+    "d_model": "model width",
+    "seq_len": "context length",
+    "batch": "sequences per step",
+    "vocab": "vocabulary size",
+    "steps": "timed steps",
+}
 # What each option of `fit` means; its defaults are those of bench_fit, chapter 5's training run.
 FIT_OPTIONS = {
     "steps": "optimizer steps",
@@ -50,6 +59,19 @@ FIT_OPTIONS = {
 }
 
 
+def add_options(parser, function, options: dict, note: str = "") -> None:
+    """``--name`` for each of ``options`` ({name: what it means}), a positive int defaulting to
+    ``function``'s default for that parameter."""
+    defaults = inspect.signature(function).parameters
+    for name, what in options.items():
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=positive_int,
+            default=defaults[name].default,
+            help=f"{what} (default: %(default)s{note})",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m course.bench", description=__doc__.split("\n\n")[0]
@@ -61,27 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Time mini-GPT training steps; "
         "the last line is tokens_per_sec=<float> params=<int>.",
     )
-    g.add_argument(
-        "--layers", type=positive_int, default=4, help="Transformer blocks (default: %(default)s)"
-    )
-    g.add_argument(
-        "--heads", type=positive_int, default=4, help="attention heads (default: %(default)s)"
-    )
-    g.add_argument(
-        "--d-model", type=positive_int, default=128, help="model width (default: %(default)s)"
-    )
-    g.add_argument(
-        "--seq-len", type=positive_int, default=64, help="context length (default: %(default)s)"
-    )
-    g.add_argument(
-        "--batch", type=positive_int, default=12, help="sequences per step (default: %(default)s)"
-    )
-    g.add_argument(
-        "--vocab", type=positive_int, default=65, help="vocabulary size (default: %(default)s)"
-    )
-    g.add_argument(
-        "--steps", type=positive_int, default=100, help="timed steps (default: %(default)s)"
-    )
+    add_options(g, bench_gpt, MODEL_OPTIONS)
     g.add_argument(
         "--warmup",
         type=int,
@@ -120,11 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--rounds", type=positive_int, default=3, help="alternating rounds (default: %(default)s)"
     )
-    for action in g._actions:
-        if action.dest in MODEL_OPTIONS:
-            c.add_argument(
-                *action.option_strings, type=action.type, default=action.default, help=action.help
-            )
+    add_options(c, bench_gpt, MODEL_OPTIONS)
     c.add_argument(
         "--precision",
         choices=("float32", "mixed_bfloat16"),
@@ -149,14 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         help="alternating rounds with --path both (default: %(default)s)",
     )
-    defaults = inspect.signature(bench_fit).parameters
-    for name, what in FIT_OPTIONS.items():
-        f.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=positive_int,
-            default=defaults[name].default,
-            help=f"{what} (default: %(default)s, as in the chapter)",
-        )
+    add_options(f, bench_fit, FIT_OPTIONS, ", as in the chapter")
     return parser
 
 

@@ -134,18 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"{DEFAULT_BPE_VOCABULARY})",
     )
     model = t.add_argument_group("model")
-    model.add_argument(
-        "--seq-len", type=positive_int, default=64, help="context length T (default: %(default)s)"
-    )
-    model.add_argument(
-        "--layers", type=positive_int, default=4, help="Transformer blocks (default: %(default)s)"
-    )
-    model.add_argument(
-        "--heads", type=positive_int, default=4, help="attention heads (default: %(default)s)"
-    )
-    model.add_argument(
-        "--d-model", type=positive_int, default=128, help="model width (default: %(default)s)"
-    )
+    for flag, default, what in (
+        ("--seq-len", 64, "context length T"),
+        ("--layers", 4, "Transformer blocks"),
+        ("--heads", 4, "attention heads"),
+        ("--d-model", 128, "model width"),
+    ):
+        model.add_argument(
+            flag, type=positive_int, default=default, help=f"{what} (default: %(default)s)"
+        )
     run = t.add_argument_group("run")
     run.add_argument(
         "--learning-rate",

@@ -54,37 +54,13 @@ def test_every_command_has_help(command):
 @pytest.mark.slow
 def test_help_names_the_contract_options():
     train = run("course.gpt", "train", "--help", timeout=60).stdout
-    for option in (
-        "--text",
-        "--strategy",
-        "--replicas",
-        "--steps",
-        "--global-batch",
-        "--seed",
-        "--out",
-    ):
+    for option in "--text --strategy --replicas --steps --global-batch --seed --out".split():
         assert option in train
     sample = run("course.gpt", "sample", "--help", timeout=60).stdout
-    for option in (
-        "--out",
-        "--prompt",
-        "--max-tokens",
-        "--temperature",
-        "--top-k",
-        "--top-p",
-        "--seed",
-    ):
+    for option in "--out --prompt --max-tokens --temperature --top-k --top-p --seed".split():
         assert option in sample
     bench = run("course.bench", "gpt", "--help", timeout=60).stdout
-    for option in (
-        "--layers",
-        "--heads",
-        "--d-model",
-        "--seq-len",
-        "--batch",
-        "--vocab",
-        "--steps",
-    ):
+    for option in "--layers --heads --d-model --seq-len --batch --vocab --steps".split():
         assert option in bench
 
 
@@ -281,24 +257,10 @@ def test_bench_compare_alternates_and_reports_the_median_ratio(tmp_path):
     )
 
 
-FIT_TINY = [
-    "--steps",
-    "4",
-    "--steps-per-epoch",
-    "2",
-    "--layers",
-    "1",
-    "--d-model",
-    "32",
-    "--heads",
-    "2",
-    "--seq-len",
-    "16",
-    "--batch",
-    "4",
-    "--val-tokens",
-    "256",
-]
+FIT_TINY = (
+    "--steps 4 --steps-per-epoch 2 --layers 1 --d-model 32 --heads 2 --seq-len 16 --batch 4 "
+    "--val-tokens 256"
+).split()
 
 
 @pytest.mark.slow

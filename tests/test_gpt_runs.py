@@ -22,25 +22,10 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = [
-    "--layers",
-    "2",
-    "--heads",
-    "2",
-    "--d-model",
-    "64",
-    "--seq-len",
-    "32",
-    "--global-batch",
-    "32",
-    "--precision",
-    "float32",
-    "--val-tokens",
-    "4096",
-    "--eval-every",
-    "0",
-    "--quiet",
-]
+SMALL = (
+    "--layers 2 --heads 2 --d-model 64 --seq-len 32 --global-batch 32 --precision float32 "
+    "--val-tokens 4096 --eval-every 0 --quiet"
+).split()
 PROMPT = "one day"
 
 pytestmark = pytest.mark.slow
