@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import keras
@@ -258,7 +258,7 @@ def run_record(data, model_config, run: RunConfig, text_id: str) -> dict:
     """What ``run.json`` holds: the model, the run's identity, the text, and the vocabulary
     (characters) or a fingerprint of the BPE merges (chapter 8's tokenizer, kept whole in
     ``tokenizer.json``)."""
-    record = {"model": model_config.to_dict(), "run": run.identity(), "text": text_id}
+    record = {"model": asdict(model_config), "run": run.identity(), "text": text_id}
     if hasattr(data.tokenizer, "merges"):
         merges = json.dumps(data.tokenizer.merges).encode("utf-8")
         record["tokenizer"] = {

@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ def pretrained():
 
 
 def test_record_describes_the_chapter_five_shape_with_a_longer_context(pretrained):
-    assert pretrained.config.to_dict() == {
+    assert asdict(pretrained.config) == {
         "vocabulary_size": 28,
         "sequence_length": 256,
         "num_layers": 3,

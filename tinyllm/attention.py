@@ -61,8 +61,10 @@ class MultiHeadSelfAttention(keras.layers.Layer):
 
     def call(self, x, mask=None, causal=False, return_attention=False):
         b, t = ops.shape(x)[0], ops.shape(x)[1]
-        qkv = ops.reshape(self.qkv(x), (b, t, 3, self.num_heads, self.head_dim))
-        q, k, v = ops.unstack(ops.transpose(qkv, (2, 0, 3, 1, 4)))  # each (b, h, t, dh)
+        q, k, v = (  # each (b, h, t, dh); split first: a 5-D transpose costs XLA pads, copies
+            ops.transpose(ops.reshape(z, (b, t, self.num_heads, self.head_dim)), (0, 2, 1, 3))
+            for z in ops.split(self.qkv(x), 3, axis=-1)
+        )
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_dim)
         keep = True  # where query i may read key j, broadcast to (b, h, t, t)
         if mask is not None:

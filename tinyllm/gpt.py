@@ -7,17 +7,12 @@
                                               is the token embedding E itself
     p(y_{t+1} | y_≤t) = softmax(z_t)
 
-Parameters (v vocabulary, T context, d model width, L blocks):
-    embeddings   v·d + T·d
-    per block    attention 3d² + 3d (fused QKV) + d² + d (output)
-                 MLP       d·4d + 4d + 4d·d + d
-                 2 layer norms 2·2d
-    final norm   2d;  no output matrix (tied)
+The parameters, part by part, are counted by :func:`parameter_count`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import keras
 from keras import ops
@@ -41,9 +36,6 @@ class GPTConfig:
             require_positive_int(getattr(self, name), name)
         if self.d_model % self.num_heads:
             raise ValueError(f"num_heads={self.num_heads} must divide d_model={self.d_model}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class GPT(keras.Model):
@@ -74,11 +66,10 @@ class GPT(keras.Model):
     def build(self, input_shape):
         c = self.config
         self.token_embedding.build((None, None))
-        # The position table P (T, d) is read by slicing, P[:t], not by a lookup: its gradient is
-        # then dense. A lookup's gradient is sparse (tf.IndexedSlices), which Keras 3.15's Adam
-        # squares slice by slice (keras-team/keras#18692), wrong when an index repeats, as it does
-        # after MirroredStrategy's all-reduce (tests/test_ch05.py). The tied token embedding's
-        # gradient is dense too: the output matmul's dense part absorbs the lookup's slices.
+        # P (T, d) is sliced, P[:t], not looked up, so its gradient is dense: Keras 3.15's Adam
+        # squares a lookup's sparse gradient (tf.IndexedSlices) slice by slice, which is wrong
+        # where an index repeats (keras-team/keras#18692; tests/test_ch05.py). The tied E's
+        # gradient is dense too: the output matmul's dense part absorbs its lookup's slices.
         self.position_embedding = self.add_weight(
             shape=(c.sequence_length, c.d_model),
             name="position_embedding",
@@ -112,8 +103,10 @@ def gpt_params(model: GPT) -> dict:
 
 
 def parameter_count(config: GPTConfig) -> dict:
-    """The parameter count derived by hand (see the module docstring), part by part, and the
-    total."""
+    """The parameters counted by hand, part by part, and the total (no output matrix: it is tied).
+
+    Attention: the fused QKV 3d² + 3d and the output d² + d; MLP: d·4d + 4d and 4d·d + d.
+    """
     v, t, d, n = config.vocabulary_size, config.sequence_length, config.d_model, config.num_layers
     parts = {
         "token embedding v·d": v * d,

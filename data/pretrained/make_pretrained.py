@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -67,7 +68,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     result.model.save_weights(args.out / f"{NAME}.weights.h5")
     record = {
-        "model": config.to_dict(),
+        "model": asdict(config),
         "vocabulary": "".join(data.tokenizer.vocabulary),
         "corpus": "data/corpus/tiny_world.txt",
         "corpus_sha256_16": text_fingerprint(text),
